@@ -1,0 +1,16 @@
+"""Data layer: the canonical contract, validated `Tables`, and the engine underneath."""
+
+from cxml.data.contract import CUSTOMERS, EVENT_TYPES, INTERACTIONS, TRANSACTIONS
+from cxml.data.tables import Tables
+from cxml.data.validation import DataQualityWarning
+from cxml.errors import DataValidationError
+
+__all__ = [
+    "CUSTOMERS",
+    "EVENT_TYPES",
+    "INTERACTIONS",
+    "TRANSACTIONS",
+    "DataQualityWarning",
+    "DataValidationError",
+    "Tables",
+]

@@ -1,0 +1,5 @@
+"""Bundled and generated data sets."""
+
+from cxml.datasets.cdnow import load_cdnow
+
+__all__ = ["load_cdnow"]
