@@ -1,0 +1,116 @@
+"""`build_snapshot`: one point-in-time row per customer from the catalogue's features."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any, Literal
+
+import narwhals as nw
+import pandas as pd
+
+from cxml.data import CUSTOMERS, Tables
+from cxml.data.engine import collect
+from cxml.features import sources
+from cxml.features.catalogue import Context, Metric, Plan, plan
+from cxml.features.spec import FeatureSpec, as_cutoff
+
+
+def _aggregate(metric: Metric, ctx: Context) -> nw.Expr:
+    """The narwhals aggregation of one metric."""
+    cond = metric.where(ctx) if metric.where else None
+    if metric.window is not None:
+        start, end = metric.window
+        in_window = (nw.col("t") >= ctx.cutoff - end) & (nw.col("t") < ctx.cutoff - start)
+        cond = in_window if cond is None else cond & in_window
+    if metric.agg == "count":
+        expr = nw.len() if cond is None else cond.cast(nw.Int64).sum()
+        return expr.alias(metric.name)
+    assert metric.column is not None
+    value = nw.col(metric.column)
+    if metric.column == "resolved_first_contact":
+        value = value.cast(nw.Float64)
+    if cond is not None:
+        value = nw.when(cond).then(value)
+    if metric.agg == "n_unique":
+        # n_unique counts null as a value; rows filtered out by `cond` are null.
+        expr = value.n_unique() - value.is_null().cast(nw.Int64).max()
+    else:
+        expr = getattr(value, metric.agg)()
+    return expr.alias(metric.name)
+
+
+def _available(tables: Tables) -> dict[str, list[str]]:
+    return {name: frame.collect_schema().names()
+            for name in ("transactions", "interactions", "customers")
+            if (frame := getattr(tables, name)) is not None}
+
+
+def _attribute_columns(tables: Tables, spec: FeatureSpec) -> list[str]:
+    if tables.customers is None or "attributes" not in spec.groups:
+        return []
+    return [c for c in tables.customers.collect_schema().names() if c not in CUSTOMERS.names]
+
+
+def snapshot_frame(tables: Tables, cutoff: dt.datetime, spec: FeatureSpec) -> tuple[nw.LazyFrame, Plan]:
+    """The lazy snapshot (customer_id + feature columns) and the plan that produced it."""
+    todo = plan(spec, _available(tables))
+    ctx = Context(cutoff=sources.to_days(cutoff), unit=spec.unit_days)
+    frame = sources.population(tables, cutoff)
+    by_source: dict[str, list[Metric]] = {}
+    for metric in todo.metrics:
+        by_source.setdefault(metric.source, []).append(metric)
+    zero_fill: list[str] = []
+    for source, metrics in by_source.items():
+        rows = sources.SOURCES[source](tables, cutoff)
+        aggregated = rows.group_by("customer_id").agg(*(_aggregate(m, ctx) for m in metrics))
+        frame = frame.join(aggregated, on="customer_id", how="left")
+        zero_fill += [m.name for m in metrics if m.fills_zero]
+    if zero_fill:
+        frame = frame.with_columns(nw.col(c).fill_null(0) for c in zero_fill)
+    for derived in todo.derived:
+        frame = frame.with_columns(derived.expr(ctx).alias(derived.name))
+    attributes = _attribute_columns(tables, spec)
+    if attributes:
+        frame = frame.join(sources.customers(tables, cutoff).select("customer_id", *attributes),
+                           on="customer_id", how="left")
+    return frame.select("customer_id", *todo.outputs, *attributes), todo
+
+
+def build_snapshot(tables: Tables, cutoff: Any, spec: FeatureSpec | None = None,
+                   *, output: Literal["pandas", "lazy"] = "pandas") -> pd.DataFrame | nw.LazyFrame:
+    """One row per customer first seen before `cutoff`, indexed by ``customer_id``.
+
+    Only events with ``timestamp < cutoff`` influence a row. Columns follow the feature
+    catalogue (`cxml.features.catalogue`) for the groups in `spec`, followed by the
+    customers table's attributes; text columns become pandas categoricals.
+
+    Parameters
+    ----------
+    tables
+        Validated customer histories.
+    cutoff
+        The point in time (date, datetime or ISO text; tz-aware values are converted to UTC).
+    spec
+        Feature groups, windows, BTYD time unit and event types; defaults to everything.
+    output
+        ``"pandas"`` (default) or ``"lazy"`` for the un-executed narwhals frame.
+    """
+    spec = spec or FeatureSpec()
+    frame, todo = snapshot_frame(tables, as_cutoff(cutoff), spec)
+    if output == "lazy":
+        return frame
+    return to_pandas(frame, todo)
+
+
+def to_pandas(frame: nw.LazyFrame, todo: Plan | None = None) -> pd.DataFrame:
+    """Collect a snapshot-shaped frame: sorted, indexed by customer_id, text as categoricals."""
+    result = collect(frame.sort("customer_id"))
+    for col in result.columns:
+        if col != "customer_id" and (pd.api.types.is_string_dtype(result[col])
+                                     or pd.api.types.is_object_dtype(result[col])):
+            result[col] = result[col].astype("category")
+    if todo is not None:
+        for col in todo.categorical:
+            if col in result and not isinstance(result[col].dtype, pd.CategoricalDtype):
+                result[col] = result[col].astype("category")
+    return result.set_index("customer_id")

@@ -1,0 +1,91 @@
+"""Source frames the catalogue aggregates, as lazy narwhals frames (engine-agnostic).
+
+Times become `t`, days since 1970-01-01 UTC as a float, so every window is a numeric
+comparison against the cut-off.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import narwhals as nw
+
+from cxml.data import Tables
+
+EPOCH = dt.datetime(1970, 1, 1)
+_US_PER_DAY = 86_400_000_000
+
+
+def days_since_epoch(column: str) -> nw.Expr:
+    """A timestamp column as fractional days since 1970-01-01."""
+    return (nw.col(column) - nw.lit(EPOCH)).dt.total_microseconds() / _US_PER_DAY
+
+
+def to_days(moment: dt.datetime) -> float:
+    """A datetime as fractional days since 1970-01-01."""
+    return (moment - EPOCH) / dt.timedelta(days=1)
+
+
+def lines(tables: Tables, cutoff: dt.datetime) -> nw.LazyFrame:
+    """Transaction lines strictly before the cut-off, with `t`."""
+    return tables.transactions.filter(nw.col("timestamp") < cutoff).with_columns(
+        t=days_since_epoch("timestamp"))
+
+
+def orders(tables: Tables, cutoff: dt.datetime) -> nw.LazyFrame:
+    """Purchases (not returns) per order: customer_id, t (first line), value."""
+    purchases = lines(tables, cutoff).filter(~nw.col("is_return"))
+    if "order_id" in tables.transactions.collect_schema().names():
+        return purchases.group_by("customer_id", "order_id").agg(
+            nw.col("t").min(), nw.col("amount").sum().alias("value"))
+    return purchases.select("customer_id", "t", nw.col("amount").alias("value"))
+
+
+def days(tables: Tables, cutoff: dt.datetime) -> nw.LazyFrame:
+    """Purchase days: customer_id, day, amount (day total), gap to the previous day, is_first."""
+    daily = (lines(tables, cutoff).filter(~nw.col("is_return"))
+             .with_columns(day=nw.col("t").floor())
+             .group_by("customer_id", "day").agg(nw.col("amount").sum()))
+    return daily.with_columns(
+        gap=nw.col("day").diff().over("customer_id", order_by="day"),
+        is_first=nw.col("day") == nw.col("day").min().over("customer_id"),
+    )
+
+
+def events(tables: Tables, cutoff: dt.datetime) -> nw.LazyFrame:
+    """Interactions strictly before the cut-off, with `t`."""
+    assert tables.interactions is not None
+    return tables.interactions.filter(nw.col("timestamp") < cutoff).with_columns(
+        t=days_since_epoch("timestamp"))
+
+
+def latest(tables: Tables, cutoff: dt.datetime) -> nw.LazyFrame:
+    """Each customer's latest answer per survey type (ties at one time are averaged)."""
+    surveys = events(tables, cutoff).filter(nw.col("event_type").is_in(["nps", "csat", "ces"]))
+    return surveys.filter(
+        nw.col("t") == nw.col("t").max().over("customer_id", "event_type"))
+
+
+def customers(tables: Tables, cutoff: dt.datetime) -> nw.LazyFrame:
+    """Customers signed up before the cut-off (or without a signup date), with `t_signup`."""
+    assert tables.customers is not None
+    frame = tables.customers
+    if "signup_date" in frame.collect_schema().names():
+        frame = frame.filter(nw.col("signup_date").is_null() | (nw.col("signup_date") < cutoff))
+        frame = frame.with_columns(t_signup=days_since_epoch("signup_date"))
+    return frame
+
+
+def population(tables: Tables, cutoff: dt.datetime) -> nw.LazyFrame:
+    """Customers first seen before the cut-off: a purchase, an interaction or a signup."""
+    ids = [lines(tables, cutoff).select("customer_id")]
+    if tables.interactions is not None:
+        ids.append(events(tables, cutoff).select("customer_id"))
+    if tables.customers is not None and (
+            "signup_date" in tables.customers.collect_schema().names()):
+        ids.append(tables.customers.filter(nw.col("signup_date") < cutoff).select("customer_id"))
+    return nw.concat(ids).unique()
+
+
+SOURCES = {"lines": lines, "orders": orders, "days": days, "events": events, "latest": latest,
+           "customers": customers}

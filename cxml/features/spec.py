@@ -1,0 +1,112 @@
+"""What a snapshot should contain (`FeatureSpec`) and how cut-offs and horizons are read."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from typing import Any, Literal
+
+import pandas as pd
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from cxml.errors import SnapshotError
+
+Group = Literal["btyd", "recency", "orders", "windows", "gaps", "mix", "interactions", "cx",
+                "attributes"]
+ALL_GROUPS: tuple[Group, ...] = ("btyd", "recency", "orders", "windows", "gaps", "mix",
+                                 "interactions", "cx", "attributes")
+TIME_UNITS: dict[str, float] = {"D": 1.0, "W": 7.0}
+DEFAULT_EVENT_TYPES = ("web_visit", "app_visit", "email_sent", "email_open", "email_click",
+                       "support_ticket", "referral", "campaign_contact")
+
+
+class FeatureSpec(BaseModel):
+    """Which feature groups to build, over which windows, in which BTYD time unit.
+
+    Parameters
+    ----------
+    groups
+        Feature groups of the catalogue to include (see ``cxml.features.catalogue``).
+    windows
+        Look-back windows in days for counts, revenue and trends.
+    time_unit
+        Unit of the BTYD columns ``recency`` and ``T``: ``"D"`` (days), ``"W"`` (weeks) or a
+        number of days.
+    event_types
+        Interaction event types counted per window.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    groups: tuple[Group, ...] = ALL_GROUPS
+    windows: tuple[int, ...] = (30, 90, 180, 365)
+    time_unit: Literal["D", "W"] | float = "D"
+    event_types: tuple[str, ...] = DEFAULT_EVENT_TYPES
+
+    @field_validator("windows")
+    @classmethod
+    def _positive_sorted(cls, value: tuple[int, ...]) -> tuple[int, ...]:
+        if not value or any(w <= 0 for w in value):
+            raise ValueError("windows must be a non-empty list of positive day counts")
+        return tuple(sorted(set(value)))
+
+    @field_validator("time_unit")
+    @classmethod
+    def _positive_unit(cls, value: str | float) -> str | float:
+        if not isinstance(value, str) and value <= 0:
+            raise ValueError("time_unit must be 'D', 'W' or a positive number of days")
+        return value
+
+    @property
+    def unit_days(self) -> float:
+        """Length of one BTYD time unit in days."""
+        return TIME_UNITS[self.time_unit] if isinstance(self.time_unit, str) else float(
+            self.time_unit)
+
+
+Horizon = int | str | dt.timedelta | pd.DateOffset
+_HORIZON = re.compile(r"^\s*(\d+)\s*([DWMY])\s*$", re.IGNORECASE)
+
+
+def parse_horizon(horizon: Horizon) -> pd.DateOffset | pd.Timedelta:
+    """A horizon as days (int), a timedelta, a DateOffset or text: '90D', '26W', '6M', '1Y'.
+
+    Months and years are calendar offsets, so '6M' from 1998-01-01 ends at 1998-07-01.
+    """
+    if isinstance(horizon, bool):
+        raise SnapshotError(f"horizon must be days or text like '90D', got {horizon!r}")
+    if isinstance(horizon, int):
+        offset: Any = pd.Timedelta(days=horizon)
+    elif isinstance(horizon, dt.timedelta):
+        offset = pd.Timedelta(horizon)
+    elif isinstance(horizon, pd.DateOffset):
+        offset = horizon
+    elif isinstance(horizon, str) and (m := _HORIZON.match(horizon)):
+        n, unit = int(m.group(1)), m.group(2).upper()
+        offset = {"D": pd.Timedelta(days=n), "W": pd.Timedelta(weeks=n),
+                  "M": pd.DateOffset(months=n), "Y": pd.DateOffset(years=n)}[unit]
+    else:
+        raise SnapshotError(
+            f"horizon must be a positive number of days or text like '90D', '26W', '6M', '1Y'; "
+            f"got {horizon!r}")
+    if pd.Timestamp("2000-01-01") + offset <= pd.Timestamp("2000-01-01"):
+        raise SnapshotError(f"horizon must be positive, got {horizon!r}")
+    return offset
+
+
+def as_cutoff(value: Any) -> dt.datetime:
+    """A cut-off as a naive UTC datetime (tz-aware values are converted)."""
+    try:
+        ts = pd.Timestamp(value)
+    except (TypeError, ValueError) as exc:
+        raise SnapshotError(f"cut-off {value!r} is not a date: {exc}") from None
+    if ts is pd.NaT:
+        raise SnapshotError("cut-off is missing (NaT)")
+    if ts.tzinfo is not None:
+        ts = ts.tz_convert("UTC").tz_localize(None)
+    return ts.to_pydatetime()
+
+
+def window_end(cutoff: Any, horizon: Horizon) -> dt.datetime:
+    """Exclusive end of the label window [cutoff, cutoff + horizon)."""
+    return (pd.Timestamp(as_cutoff(cutoff)) + parse_horizon(horizon)).to_pydatetime()
