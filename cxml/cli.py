@@ -14,8 +14,11 @@ from rich.table import Table
 from cxml import __version__
 from cxml.errors import CxmlError
 
-app = typer.Typer(add_completion=False, no_args_is_help=True,
-                  help="Churn, customer lifetime value and next-best action.")
+app = typer.Typer(
+    add_completion=False,
+    no_args_is_help=True,
+    help="Churn, customer lifetime value and next-best action.",
+)
 console = Console()
 errors = Console(stderr=True)
 
@@ -44,8 +47,10 @@ def main(version: bool = typer.Option(False, "--version", help="Print the versio
 
 @app.command()
 @_exits_cleanly
-def demo(cutoff: str = typer.Option("1998-01-01", help="Snapshot cut-off date."),
-         quiet: bool = typer.Option(False, "--quiet", help="Print only the summary.")) -> None:
+def demo(
+    cutoff: str = typer.Option("1998-01-01", help="Snapshot cut-off date."),
+    quiet: bool = typer.Option(False, "--quiet", help="Print only the summary."),
+) -> None:
     """Build a point-in-time snapshot of the bundled CDNOW data and summarise it."""
     from cxml.datasets import load_cdnow
     from cxml.features import FeatureSpec, build_snapshot
@@ -54,17 +59,21 @@ def demo(cutoff: str = typer.Option("1998-01-01", help="Snapshot cut-off date.")
     tables = load_cdnow()
     snapshot = build_snapshot(tables, cutoff, FeatureSpec(time_unit="W"))
     elapsed = time.perf_counter() - started
-    table = Table(title=f"CDNOW snapshot at {cutoff} ({len(snapshot):,} customers, "
-                        f"{snapshot.shape[1]} features, {elapsed:.2f} s)")
+    table = Table(
+        title=f"CDNOW snapshot at {cutoff} ({len(snapshot):,} customers, "
+        f"{snapshot.shape[1]} features, {elapsed:.2f} s)"
+    )
     for name in ("statistic", "value"):
         table.add_column(name)
     repeaters = snapshot["frequency"] > 0
+    recency, age = snapshot["recency"].mean(), snapshot["T"].mean()
+    repeat_value = snapshot.loc[repeaters, "monetary_value"].mean()
     rows = {
         "customers": f"{len(snapshot):,}",
         "repeat buyers": f"{int(repeaters.sum()):,} ({repeaters.mean():.1%})",
         "mean repeat purchases (frequency)": f"{snapshot['frequency'].mean():.3f}",
-        "mean recency / T (weeks)": f"{snapshot['recency'].mean():.2f} / {snapshot['T'].mean():.2f}",
-        "mean repeat-purchase value (repeaters)": f"{snapshot.loc[repeaters, 'monetary_value'].mean():.2f}",
+        "mean recency / T (weeks)": f"{recency:.2f} / {age:.2f}",
+        "mean repeat-purchase value (repeaters)": f"{repeat_value:.2f}",
         "revenue before cut-off": f"{snapshot['revenue'].sum():,.2f}",
         "active in the last 90 days": f"{(snapshot['n_orders_90d'] > 0).mean():.1%}",
     }

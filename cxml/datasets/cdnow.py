@@ -33,14 +33,17 @@ def read_cdnow(sample: bool = False) -> pd.DataFrame:
         names, header = ["customer_id", "date", "quantity", "amount"], 0
     if not path.is_file():
         raise SourceError(f"CDNOW file not found at {path}; reinstall lifetimes==0.11.3")
-    raw = pd.read_csv(path, sep=r"\s+", header=header, names=names,
-                      dtype={"date": str, "customer_id": "int64"})
-    return pd.DataFrame({
-        "customer_id": raw["customer_id"].astype("int64"),
-        "timestamp": pd.to_datetime(raw["date"], format="%Y%m%d").astype("datetime64[us]"),
-        "quantity": raw["quantity"].astype("float64"),
-        "amount": raw["amount"].astype("float64"),
-    })
+    raw = pd.read_csv(
+        path, sep=r"\s+", header=header, names=names, dtype={"date": str, "customer_id": "int64"}
+    )
+    return pd.DataFrame(
+        {
+            "customer_id": raw["customer_id"].astype("int64"),
+            "timestamp": pd.to_datetime(raw["date"], format="%Y%m%d").astype("datetime64[us]"),
+            "quantity": raw["quantity"].astype("float64"),
+            "amount": raw["amount"].astype("float64"),
+        }
+    )
 
 
 def load_cdnow(sample: bool = False) -> Tables:
@@ -50,4 +53,6 @@ def load_cdnow(sample: bool = False) -> Tables:
     Both files hold repeated identical lines (same customer, day, CDs and dollars) that are
     genuine separate purchases, so duplicates are kept.
     """
-    return Tables(read_cdnow(sample), duplicates="keep", plausible_range=("1997-01-01", "1998-06-30"))
+    return Tables(
+        read_cdnow(sample), duplicates="keep", plausible_range=("1997-01-01", "1998-06-30")
+    )

@@ -111,31 +111,54 @@ def _btyd(spec: FeatureSpec) -> list[Feature]:
         Metric("_n_days", "btyd", "days", "count", "purchase days"),
         Metric("_first_day", "btyd", "days", "min", "first purchase day", "day"),
         Metric("_last_day", "btyd", "days", "max", "last purchase day", "day"),
-        Metric("_repeat_amount", "btyd", "days", "sum", "value of repeat purchase days",
-               "amount", where=lambda ctx: ~nw.col("is_first")),
-        Derived("frequency", "btyd", lambda ctx: nw.col("_n_days") - 1, ("_n_days",),
-                "repeat purchase days (BTYD x); null without purchases"),
-        Derived("recency", "btyd",
-                lambda ctx: (nw.col("_last_day") - nw.col("_first_day")) / ctx.unit,
-                ("_first_day", "_last_day"),
-                "first to last purchase day, in time units (BTYD t_x)"),
-        Derived("T", "btyd", lambda ctx: (ctx.last_day - nw.col("_first_day")) / ctx.unit,
-                ("_first_day",),
-                "first purchase day to the last observed day (cut-off - 1 day), in time units"),
-        Derived("monetary_value", "btyd",
-                lambda ctx: nw.when(nw.col("_n_days") > 1)
+        Metric(
+            "_repeat_amount",
+            "btyd",
+            "days",
+            "sum",
+            "value of repeat purchase days",
+            "amount",
+            where=lambda ctx: ~nw.col("is_first"),
+        ),
+        Derived(
+            "frequency",
+            "btyd",
+            lambda ctx: nw.when(nw.col("_n_days") > 0).then(nw.col("_n_days") - 1),
+            ("_n_days",),
+            "repeat purchase days (BTYD x); null without purchases",
+        ),
+        Derived(
+            "recency",
+            "btyd",
+            lambda ctx: (nw.col("_last_day") - nw.col("_first_day")) / ctx.unit,
+            ("_first_day", "_last_day"),
+            "first to last purchase day, in time units (BTYD t_x)",
+        ),
+        Derived(
+            "T",
+            "btyd",
+            lambda ctx: (ctx.last_day - nw.col("_first_day")) / ctx.unit,
+            ("_first_day",),
+            "first purchase day to the last observed day (cut-off - 1 day), in time units",
+        ),
+        Derived(
+            "monetary_value",
+            "btyd",
+            lambda ctx: (
+                nw.when(nw.col("_n_days") > 1)
                 .then(nw.col("_repeat_amount") / (nw.col("_n_days") - 1))
-                .otherwise(nw.when(nw.col("_n_days") == 1).then(0.0)),
-                ("_n_days", "_repeat_amount"),
-                "mean value of repeat purchase days (0 for one-time buyers), as in lifetimes"),
+                .otherwise(nw.when(nw.col("_n_days") == 1).then(0.0))
+            ),
+            ("_n_days", "_repeat_amount"),
+            "mean value of repeat purchase days (0 for one-time buyers), as in lifetimes",
+        ),
     ]
 
 
 def _orders(spec: FeatureSpec) -> list[Feature]:
     return [
         Metric("n_orders", "orders", "orders", "count", "orders before the cut-off"),
-        Metric("revenue", "orders", "orders", "sum", "purchase value before the cut-off",
-               "value"),
+        Metric("revenue", "orders", "orders", "sum", "purchase value before the cut-off", "value"),
         Metric("avg_order_value", "orders", "orders", "mean", "mean order value", "value"),
         Metric("max_order_value", "orders", "orders", "max", "largest order value", "value"),
     ]
@@ -145,12 +168,20 @@ def _recency(spec: FeatureSpec) -> list[Feature]:
     return [
         Metric("_first_t", "recency", "orders", "min", "first purchase time", "t"),
         Metric("_last_t", "recency", "orders", "max", "last purchase time", "t"),
-        Derived("days_since_last_purchase", "recency",
-                lambda ctx: ctx.cutoff - nw.col("_last_t"), ("_last_t",),
-                "days from the last purchase to the cut-off"),
-        Derived("days_since_first_purchase", "recency",
-                lambda ctx: ctx.cutoff - nw.col("_first_t"), ("_first_t",),
-                "days from the first purchase to the cut-off (purchase tenure)"),
+        Derived(
+            "days_since_last_purchase",
+            "recency",
+            lambda ctx: ctx.cutoff - nw.col("_last_t"),
+            ("_last_t",),
+            "days from the last purchase to the cut-off",
+        ),
+        Derived(
+            "days_since_first_purchase",
+            "recency",
+            lambda ctx: ctx.cutoff - nw.col("_first_t"),
+            ("_first_t",),
+            "days from the first purchase to the cut-off (purchase tenure)",
+        ),
     ]
 
 
@@ -158,55 +189,122 @@ def _windows(spec: FeatureSpec) -> list[Feature]:
     out: list[Feature] = []
     for w in spec.windows:
         out += [
-            Metric(f"n_orders_{w}d", "windows", "orders", "count",
-                   f"orders in the last {w} days", window=(0, w)),
-            Metric(f"revenue_{w}d", "windows", "orders", "sum",
-                   f"purchase value in the last {w} days", "value", window=(0, w)),
-            Metric(f"_n_orders_prev_{w}d", "windows", "orders", "count",
-                   f"orders {w}..{2 * w} days before the cut-off", window=(w, 2 * w)),
-            Derived(f"orders_trend_{w}d", "windows",
-                    lambda ctx, w=w: _smoothed_trend(f"n_orders_{w}d", f"_n_orders_prev_{w}d"),
-                    (f"n_orders_{w}d", f"_n_orders_prev_{w}d"),
-                    f"(orders last {w}d + 1) / (orders in the {w}d before + 1)"),
+            Metric(
+                f"n_orders_{w}d",
+                "windows",
+                "orders",
+                "count",
+                f"orders in the last {w} days",
+                window=(0, w),
+            ),
+            Metric(
+                f"revenue_{w}d",
+                "windows",
+                "orders",
+                "sum",
+                f"purchase value in the last {w} days",
+                "value",
+                window=(0, w),
+            ),
+            Metric(
+                f"_n_orders_prev_{w}d",
+                "windows",
+                "orders",
+                "count",
+                f"orders {w}..{2 * w} days before the cut-off",
+                window=(w, 2 * w),
+            ),
+            Derived(
+                f"orders_trend_{w}d",
+                "windows",
+                lambda ctx, w=w: _smoothed_trend(f"n_orders_{w}d", f"_n_orders_prev_{w}d"),
+                (f"n_orders_{w}d", f"_n_orders_prev_{w}d"),
+                f"(orders last {w}d + 1) / (orders in the {w}d before + 1)",
+            ),
         ]
     return out
 
 
 def _gaps(spec: FeatureSpec) -> list[Feature]:
     return [
-        Metric("gap_std_days", "gaps", "days", "std",
-               "standard deviation of days between purchase days (ddof=1)", "gap"),
-        Derived("gap_mean_days", "gaps",
-                lambda ctx: nw.when(nw.col("_n_days") > 1).then(
-                    (nw.col("_last_day") - nw.col("_first_day")) / (nw.col("_n_days") - 1)),
-                ("_n_days", "_first_day", "_last_day"),
-                "mean days between purchase days; null with fewer than two"),
-        Derived("overdue_ratio", "gaps",
-                lambda ctx: _ratio("days_since_last_purchase", "gap_mean_days"),
-                ("days_since_last_purchase", "gap_mean_days"),
-                "days since last purchase / mean gap: > 1 means overdue"),
+        Metric(
+            "gap_std_days",
+            "gaps",
+            "days",
+            "std",
+            "standard deviation of days between purchase days (ddof=1)",
+            "gap",
+        ),
+        Derived(
+            "gap_mean_days",
+            "gaps",
+            lambda ctx: nw.when(nw.col("_n_days") > 1).then(
+                (nw.col("_last_day") - nw.col("_first_day")) / (nw.col("_n_days") - 1)
+            ),
+            ("_n_days", "_first_day", "_last_day"),
+            "mean days between purchase days; null with fewer than two",
+        ),
+        Derived(
+            "overdue_ratio",
+            "gaps",
+            lambda ctx: _ratio("days_since_last_purchase", "gap_mean_days"),
+            ("days_since_last_purchase", "gap_mean_days"),
+            "days since last purchase / mean gap: > 1 means overdue",
+        ),
     ]
 
 
 def _mix(spec: FeatureSpec) -> list[Feature]:
     return [
-        Metric("n_categories", "mix", "lines", "n_unique", "distinct categories bought",
-               "category", where=_purchase_lines, requires=("category",)),
-        Metric("n_channels", "mix", "lines", "n_unique", "distinct sales channels used",
-               "channel", where=_purchase_lines, requires=("channel",)),
-        Metric("_gross", "mix", "lines", "sum", "purchase value", "amount",
-               where=_purchase_lines),
-        Metric("_returned", "mix", "lines", "sum", "returned value", "amount",
-               where=_return_lines),
-        Metric("_discount", "mix", "lines", "sum", "discount on purchases", "discount",
-               where=_purchase_lines, requires=("discount",)),
-        Derived("return_share", "mix", lambda ctx: _ratio("_returned", "_gross"),
-                ("_returned", "_gross"), "returned value / purchase value"),
-        Derived("discount_share", "mix",
-                lambda ctx: nw.when(nw.col("_gross") + nw.col("_discount") > 0).then(
-                    nw.col("_discount") / (nw.col("_gross") + nw.col("_discount"))),
-                ("_discount", "_gross"), "discount / (purchase value + discount)",
-                requires=("discount",)),
+        Metric(
+            "n_categories",
+            "mix",
+            "lines",
+            "n_unique",
+            "distinct categories bought",
+            "category",
+            where=_purchase_lines,
+            requires=("category",),
+        ),
+        Metric(
+            "n_channels",
+            "mix",
+            "lines",
+            "n_unique",
+            "distinct sales channels used",
+            "channel",
+            where=_purchase_lines,
+            requires=("channel",),
+        ),
+        Metric("_gross", "mix", "lines", "sum", "purchase value", "amount", where=_purchase_lines),
+        Metric("_returned", "mix", "lines", "sum", "returned value", "amount", where=_return_lines),
+        Metric(
+            "_discount",
+            "mix",
+            "lines",
+            "sum",
+            "discount on purchases",
+            "discount",
+            where=_purchase_lines,
+            requires=("discount",),
+        ),
+        Derived(
+            "return_share",
+            "mix",
+            lambda ctx: _ratio("_returned", "_gross"),
+            ("_returned", "_gross"),
+            "returned value / purchase value",
+        ),
+        Derived(
+            "discount_share",
+            "mix",
+            lambda ctx: nw.when(nw.col("_gross") + nw.col("_discount") > 0).then(
+                nw.col("_discount") / (nw.col("_gross") + nw.col("_discount"))
+            ),
+            ("_discount", "_gross"),
+            "discount / (purchase value + discount)",
+            requires=("discount",),
+        ),
     ]
 
 
@@ -214,86 +312,207 @@ def _interactions(spec: FeatureSpec) -> list[Feature]:
     out: list[Feature] = []
     for e in spec.event_types:
         for w in spec.windows:
-            out.append(Metric(f"n_{e}_{w}d", "interactions", "events", "count",
-                              f"'{e}' events in the last {w} days", where=_is(e),
-                              window=(0, w)))
+            out.append(
+                Metric(
+                    f"n_{e}_{w}d",
+                    "interactions",
+                    "events",
+                    "count",
+                    f"'{e}' events in the last {w} days",
+                    where=_is(e),
+                    window=(0, w),
+                )
+            )
         out += [
-            Metric(f"_last_{e}_t", "interactions", "events", "max", f"last '{e}' time", "t",
-                   where=_is(e)),
-            Derived(f"days_since_last_{e}", "interactions",
-                    lambda ctx, e=e: ctx.cutoff - nw.col(f"_last_{e}_t"), (f"_last_{e}_t",),
-                    f"days since the last '{e}' event; null if none"),
+            Metric(
+                f"_last_{e}_t",
+                "interactions",
+                "events",
+                "max",
+                f"last '{e}' time",
+                "t",
+                where=_is(e),
+            ),
+            Derived(
+                f"days_since_last_{e}",
+                "interactions",
+                lambda ctx, e=e: ctx.cutoff - nw.col(f"_last_{e}_t"),
+                (f"_last_{e}_t",),
+                f"days since the last '{e}' event; null if none",
+            ),
         ]
     visits = lambda ctx: nw.col("event_type").is_in(["web_visit", "app_visit"])  # noqa: E731
     for w in spec.windows:
         out += [
-            Metric(f"_email_sent_{w}d", "interactions", "events", "count", "e-mails sent",
-                   where=_is("email_sent"), window=(0, w)),
-            Metric(f"_email_click_{w}d", "interactions", "events", "count", "e-mail clicks",
-                   where=_is("email_click"), window=(0, w)),
-            Derived(f"email_ctr_{w}d", "interactions",
-                    lambda ctx, w=w: _ratio(f"_email_click_{w}d", f"_email_sent_{w}d"),
-                    (f"_email_click_{w}d", f"_email_sent_{w}d"),
-                    f"e-mail clicks / e-mails sent in the last {w} days; null if none sent"),
-            Metric(f"_visits_{w}d", "interactions", "events", "count", "web + app visits",
-                   where=visits, window=(0, w)),
-            Metric(f"_visits_prev_{w}d", "interactions", "events", "count",
-                   "web + app visits in the window before", where=visits, window=(w, 2 * w)),
-            Derived(f"visits_trend_{w}d", "interactions",
-                    lambda ctx, w=w: _smoothed_trend(f"_visits_{w}d", f"_visits_prev_{w}d"),
-                    (f"_visits_{w}d", f"_visits_prev_{w}d"),
-                    f"(web+app visits last {w}d + 1) / (visits in the {w}d before + 1)"),
+            Metric(
+                f"_email_sent_{w}d",
+                "interactions",
+                "events",
+                "count",
+                "e-mails sent",
+                where=_is("email_sent"),
+                window=(0, w),
+            ),
+            Metric(
+                f"_email_click_{w}d",
+                "interactions",
+                "events",
+                "count",
+                "e-mail clicks",
+                where=_is("email_click"),
+                window=(0, w),
+            ),
+            Derived(
+                f"email_ctr_{w}d",
+                "interactions",
+                lambda ctx, w=w: _ratio(f"_email_click_{w}d", f"_email_sent_{w}d"),
+                (f"_email_click_{w}d", f"_email_sent_{w}d"),
+                f"e-mail clicks / e-mails sent in the last {w} days; null if none sent",
+            ),
+            Metric(
+                f"_visits_{w}d",
+                "interactions",
+                "events",
+                "count",
+                "web + app visits",
+                where=visits,
+                window=(0, w),
+            ),
+            Metric(
+                f"_visits_prev_{w}d",
+                "interactions",
+                "events",
+                "count",
+                "web + app visits in the window before",
+                where=visits,
+                window=(w, 2 * w),
+            ),
+            Derived(
+                f"visits_trend_{w}d",
+                "interactions",
+                lambda ctx, w=w: _smoothed_trend(f"_visits_{w}d", f"_visits_prev_{w}d"),
+                (f"_visits_{w}d", f"_visits_prev_{w}d"),
+                f"(web+app visits last {w}d + 1) / (visits in the {w}d before + 1)",
+            ),
         ]
     return out
 
 
 def _nps_class(ctx: Context) -> nw.Expr:
     last = nw.col("nps_last")
-    return (nw.when(last >= 9).then(nw.lit("promoter"))
-            .when(last >= 7).then(nw.lit("passive"))
-            .when(last >= 0).then(nw.lit("detractor")))
+    return (
+        nw.when(last >= 9)
+        .then(nw.lit("promoter"))
+        .when(last >= 7)
+        .then(nw.lit("passive"))
+        .when(last >= 0)
+        .then(nw.lit("detractor"))
+    )
 
 
 def _cx(spec: FeatureSpec) -> list[Feature]:
     out: list[Feature] = []
     for survey in ("nps", "csat", "ces"):
         out += [
-            Metric(f"{survey}_last", "cx", "latest", "mean", f"latest {survey} answer",
-                   "value", where=_is(survey), requires=("value",)),
-            Metric(f"{survey}_mean", "cx", "events", "mean", f"mean {survey} answer",
-                   "value", where=_is(survey), requires=("value",)),
+            Metric(
+                f"{survey}_last",
+                "cx",
+                "latest",
+                "mean",
+                f"latest {survey} answer",
+                "value",
+                where=_is(survey),
+                requires=("value",),
+            ),
+            Metric(
+                f"{survey}_mean",
+                "cx",
+                "events",
+                "mean",
+                f"mean {survey} answer",
+                "value",
+                where=_is(survey),
+                requires=("value",),
+            ),
         ]
     ticket = _is("support_ticket")
-    return out + [
-        Derived("nps_class", "cx", _nps_class, ("nps_last",),
-                "promoter (9-10), passive (7-8) or detractor (0-6) by the latest NPS answer",
-                requires=("value",), categorical=True),
+    return [
+        *out,
+        Derived(
+            "nps_class",
+            "cx",
+            _nps_class,
+            ("nps_last",),
+            "promoter (9-10), passive (7-8) or detractor (0-6) by the latest NPS answer",
+            requires=("value",),
+            categorical=True,
+        ),
         Metric("n_support_tickets", "cx", "events", "count", "support tickets", where=ticket),
-        Metric("fcr_share", "cx", "events", "mean",
-               "share of support tickets resolved at first contact", "resolved_first_contact",
-               where=ticket, requires=("resolved_first_contact",)),
-        Metric("resolution_hours_mean", "cx", "events", "mean",
-               "mean support resolution time (hours)", "value", where=ticket,
-               requires=("value",)),
-        Metric("n_referrals", "cx", "events", "count", "referrals made",
-               where=_is("referral")),
+        Metric(
+            "fcr_share",
+            "cx",
+            "events",
+            "mean",
+            "share of support tickets resolved at first contact",
+            "resolved_first_contact",
+            where=ticket,
+            requires=("resolved_first_contact",),
+        ),
+        Metric(
+            "resolution_hours_mean",
+            "cx",
+            "events",
+            "mean",
+            "mean support resolution time (hours)",
+            "value",
+            where=ticket,
+            requires=("value",),
+        ),
+        Metric("n_referrals", "cx", "events", "count", "referrals made", where=_is("referral")),
     ]
 
 
 def _attributes(spec: FeatureSpec) -> list[Feature]:
     return [
-        Metric("_signup_t", "attributes", "customers", "min", "signup time", "t_signup",
-               requires=("signup_date",)),
-        Derived("tenure_days", "attributes", lambda ctx: ctx.cutoff - nw.col("_signup_t"),
-                ("_signup_t",), "days since signup", requires=("signup_date",)),
+        Metric(
+            "_signup_t",
+            "attributes",
+            "customers",
+            "min",
+            "signup time",
+            "t_signup",
+            requires=("signup_date",),
+        ),
+        Derived(
+            "tenure_days",
+            "attributes",
+            lambda ctx: ctx.cutoff - nw.col("_signup_t"),
+            ("_signup_t",),
+            "days since signup",
+            requires=("signup_date",),
+        ),
     ]
 
 
 _BUILDERS: tuple[Callable[[FeatureSpec], list[Feature]], ...] = (
-    _btyd, _recency, _orders, _windows, _gaps, _mix, _interactions, _cx, _attributes)
-_TABLE_OF: dict[Source, str] = {"lines": "transactions", "orders": "transactions",
-                                "days": "transactions", "events": "interactions",
-                                "latest": "interactions", "customers": "customers"}
+    _btyd,
+    _recency,
+    _orders,
+    _windows,
+    _gaps,
+    _mix,
+    _interactions,
+    _cx,
+    _attributes,
+)
+_TABLE_OF: dict[Source, str] = {
+    "lines": "transactions",
+    "orders": "transactions",
+    "days": "transactions",
+    "events": "interactions",
+    "latest": "interactions",
+    "customers": "customers",
+}
 
 
 @dataclass
@@ -301,7 +520,7 @@ class Plan:
     """The features to compute for a spec and the available input columns, in order."""
 
     metrics: list[Metric] = field(default_factory=list)
-    derived: list[Derived] = field(default_factory=list)
+    derived: list[list[Derived]] = field(default_factory=list)  # levels: each uses earlier ones
     outputs: list[str] = field(default_factory=list)
     categorical: list[str] = field(default_factory=list)
 
@@ -327,7 +546,8 @@ def plan(spec: FeatureSpec, available: dict[str, Iterable[str]]) -> Plan:
             table = _TABLE_OF[f.source]
             return table in available and all(r in available[table] for r in f.requires)
         return all(r in every_column for r in f.requires) and all(
-            usable(by_name[i]) for i in f.inputs)
+            usable(by_name[i]) for i in f.inputs
+        )
 
     wanted = [f for f in features if f.group in spec.groups and usable(f)]
     needed: dict[str, Feature] = {}
@@ -342,20 +562,22 @@ def plan(spec: FeatureSpec, available: dict[str, Iterable[str]]) -> Plan:
     ordered = [f for f in features if f.name in needed]
     result = Plan(
         metrics=[f for f in ordered if isinstance(f, Metric)],
-        derived=_topological([f for f in ordered if isinstance(f, Derived)]),
+        derived=_levels([f for f in ordered if isinstance(f, Derived)]),
         outputs=[f.name for f in wanted if not f.name.startswith("_")],
     )
     result.categorical = [f.name for f in wanted if isinstance(f, Derived) and f.categorical]
     return result
 
 
-def _topological(derived: list[Derived]) -> list[Derived]:
+def _levels(derived: list[Derived]) -> list[list[Derived]]:
+    """Group derived features so that each level needs only metrics and earlier levels."""
     names = {d.name for d in derived}
-    done: list[Derived] = []
+    done: set[str] = set()
+    levels: list[list[Derived]] = []
     pending = list(derived)
     while pending:
-        ready = [d for d in pending
-                 if all(i not in names or i in {x.name for x in done} for i in d.inputs)]
-        done += ready
+        ready = [d for d in pending if all(i not in names or i in done for i in d.inputs)]
+        levels.append(ready)
+        done |= {d.name for d in ready}
         pending = [d for d in pending if d not in ready]
-    return done
+    return levels

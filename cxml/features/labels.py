@@ -24,11 +24,13 @@ def _check_window(tables: Tables, cutoff: dt.datetime, end: dt.datetime) -> None
         raise SnapshotError(
             f"label window [{cutoff:%Y-%m-%d}, {end:%Y-%m-%d}) runs past the end of the data "
             f"(observed until {tables.observed_until:%Y-%m-%d}, exclusive); use an earlier "
-            "cut-off or a shorter horizon")
+            "cut-off or a shorter horizon"
+        )
 
 
-def build_labels(tables: Tables, cutoff: Any, horizon: Horizon, *,
-                 churn_event: str | None = None) -> pd.DataFrame:
+def build_labels(
+    tables: Tables, cutoff: Any, horizon: Horizon, *, churn_event: str | None = None
+) -> pd.DataFrame:
     """Outcomes in [cutoff, cutoff + horizon) for every customer first seen before `cutoff`.
 
     Columns: ``churned`` (no purchase in the window; or, with `churn_event`, such an
@@ -39,35 +41,59 @@ def build_labels(tables: Tables, cutoff: Any, horizon: Horizon, *,
     start = as_cutoff(cutoff)
     end = window_end(start, horizon)
     _check_window(tables, start, end)
-    return collect(_labels_frame(tables, start, end, churn_event).sort("customer_id")) \
-        .set_index("customer_id")
+    return collect(_labels_frame(tables, start, end, churn_event).sort("customer_id")).set_index(
+        "customer_id"
+    )
 
 
-def _labels_frame(tables: Tables, start: dt.datetime, end: dt.datetime,
-                  churn_event: str | None) -> nw.LazyFrame:
+def _labels_frame(
+    tables: Tables, start: dt.datetime, end: dt.datetime, churn_event: str | None
+) -> nw.LazyFrame:
     future = tables.transactions.filter(
-        (nw.col("timestamp") >= start) & (nw.col("timestamp") < end) & ~nw.col("is_return"))
-    outcome = future.with_columns(day=sources.days_since_epoch("timestamp").floor()).group_by(
-        "customer_id").agg(nw.col("day").n_unique().alias("future_transactions"),
-                           nw.col("amount").sum().alias("future_value"))
+        (nw.col("timestamp") >= start) & (nw.col("timestamp") < end) & ~nw.col("is_return")
+    )
+    outcome = (
+        future.with_columns(day=sources.days_since_epoch("timestamp").floor())
+        .group_by("customer_id")
+        .agg(
+            nw.col("day").n_unique().alias("future_transactions"),
+            nw.col("amount").sum().alias("future_value"),
+        )
+    )
     frame = sources.population(tables, start).join(outcome, on="customer_id", how="left")
     frame = frame.with_columns(nw.col("future_transactions", "future_value").fill_null(0))
     if churn_event is None:
-        return frame.select("customer_id", (nw.col("future_transactions") == 0).alias("churned"),
-                            "future_transactions", "future_value")
+        return frame.select(
+            "customer_id",
+            (nw.col("future_transactions") == 0).alias("churned"),
+            "future_transactions",
+            "future_value",
+        )
     if tables.interactions is None:
         raise SnapshotError(f"churn_event={churn_event!r} needs an interactions table")
-    cancelled = tables.interactions.filter(
-        (nw.col("event_type") == churn_event) & (nw.col("timestamp") >= start)
-        & (nw.col("timestamp") < end)).select("customer_id").unique().with_columns(
-        churned=nw.lit(True))
+    cancelled = (
+        tables.interactions.filter(
+            (nw.col("event_type") == churn_event)
+            & (nw.col("timestamp") >= start)
+            & (nw.col("timestamp") < end)
+        )
+        .select("customer_id")
+        .unique()
+        .with_columns(churned=nw.lit(True))
+    )
     return frame.join(cancelled, on="customer_id", how="left").select(
-        "customer_id", nw.col("churned").fill_null(False), "future_transactions", "future_value")
+        "customer_id", nw.col("churned").fill_null(False), "future_transactions", "future_value"
+    )
 
 
-def build_training_frame(tables: Tables, cutoffs: Iterable[Any], horizon: Horizon,
-                         spec: FeatureSpec | None = None, *,
-                         churn_event: str | None = None) -> pd.DataFrame:
+def build_training_frame(
+    tables: Tables,
+    cutoffs: Iterable[Any],
+    horizon: Horizon,
+    spec: FeatureSpec | None = None,
+    *,
+    churn_event: str | None = None,
+) -> pd.DataFrame:
     """Snapshots and labels at each cut-off, stacked, with a ``cutoff`` column.
 
     Refuses any cut-off whose label window runs past the end of the data.
@@ -86,6 +112,7 @@ def build_training_frame(tables: Tables, cutoffs: Iterable[Any], horizon: Horizo
         parts.append(part)
     frame = pd.concat(parts)
     if frame.empty:
-        raise SnapshotError("no customer is seen before any of the cut-offs "
-                            f"{[f'{s:%Y-%m-%d}' for s in starts]}")
+        raise SnapshotError(
+            f"no customer is seen before any of the cut-offs {[f'{s:%Y-%m-%d}' for s in starts]}"
+        )
     return frame

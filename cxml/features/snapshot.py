@@ -40,9 +40,11 @@ def _aggregate(metric: Metric, ctx: Context) -> nw.Expr:
 
 
 def _available(tables: Tables) -> dict[str, list[str]]:
-    return {name: frame.collect_schema().names()
-            for name in ("transactions", "interactions", "customers")
-            if (frame := getattr(tables, name)) is not None}
+    return {
+        name: frame.collect_schema().names()
+        for name in ("transactions", "interactions", "customers")
+        if (frame := getattr(tables, name)) is not None
+    }
 
 
 def _attribute_columns(tables: Tables, spec: FeatureSpec) -> list[str]:
@@ -51,7 +53,9 @@ def _attribute_columns(tables: Tables, spec: FeatureSpec) -> list[str]:
     return [c for c in tables.customers.collect_schema().names() if c not in CUSTOMERS.names]
 
 
-def snapshot_frame(tables: Tables, cutoff: dt.datetime, spec: FeatureSpec) -> tuple[nw.LazyFrame, Plan]:
+def snapshot_frame(
+    tables: Tables, cutoff: dt.datetime, spec: FeatureSpec
+) -> tuple[nw.LazyFrame, Plan]:
     """The lazy snapshot (customer_id + feature columns) and the plan that produced it."""
     todo = plan(spec, _available(tables))
     ctx = Context(cutoff=sources.to_days(cutoff), unit=spec.unit_days)
@@ -67,17 +71,25 @@ def snapshot_frame(tables: Tables, cutoff: dt.datetime, spec: FeatureSpec) -> tu
         zero_fill += [m.name for m in metrics if m.fills_zero]
     if zero_fill:
         frame = frame.with_columns(nw.col(c).fill_null(0) for c in zero_fill)
-    for derived in todo.derived:
-        frame = frame.with_columns(derived.expr(ctx).alias(derived.name))
+    for level in todo.derived:
+        frame = frame.with_columns(d.expr(ctx).alias(d.name) for d in level)
     attributes = _attribute_columns(tables, spec)
     if attributes:
-        frame = frame.join(sources.customers(tables, cutoff).select("customer_id", *attributes),
-                           on="customer_id", how="left")
+        frame = frame.join(
+            sources.customers(tables, cutoff).select("customer_id", *attributes),
+            on="customer_id",
+            how="left",
+        )
     return frame.select("customer_id", *todo.outputs, *attributes), todo
 
 
-def build_snapshot(tables: Tables, cutoff: Any, spec: FeatureSpec | None = None,
-                   *, output: Literal["pandas", "lazy"] = "pandas") -> pd.DataFrame | nw.LazyFrame:
+def build_snapshot(
+    tables: Tables,
+    cutoff: Any,
+    spec: FeatureSpec | None = None,
+    *,
+    output: Literal["pandas", "lazy"] = "pandas",
+) -> pd.DataFrame | nw.LazyFrame:
     """One row per customer first seen before `cutoff`, indexed by ``customer_id``.
 
     Only events with ``timestamp < cutoff`` influence a row. Columns follow the feature
@@ -106,8 +118,9 @@ def to_pandas(frame: nw.LazyFrame, todo: Plan | None = None) -> pd.DataFrame:
     """Collect a snapshot-shaped frame: sorted, indexed by customer_id, text as categoricals."""
     result = collect(frame.sort("customer_id"))
     for col in result.columns:
-        if col != "customer_id" and (pd.api.types.is_string_dtype(result[col])
-                                     or pd.api.types.is_object_dtype(result[col])):
+        if col != "customer_id" and (
+            pd.api.types.is_string_dtype(result[col]) or pd.api.types.is_object_dtype(result[col])
+        ):
             result[col] = result[col].astype("category")
     if todo is not None:
         for col in todo.categorical:

@@ -29,7 +29,8 @@ def to_days(moment: dt.datetime) -> float:
 def lines(tables: Tables, cutoff: dt.datetime) -> nw.LazyFrame:
     """Transaction lines strictly before the cut-off, with `t`."""
     return tables.transactions.filter(nw.col("timestamp") < cutoff).with_columns(
-        t=days_since_epoch("timestamp"))
+        t=days_since_epoch("timestamp")
+    )
 
 
 def orders(tables: Tables, cutoff: dt.datetime) -> nw.LazyFrame:
@@ -37,15 +38,20 @@ def orders(tables: Tables, cutoff: dt.datetime) -> nw.LazyFrame:
     purchases = lines(tables, cutoff).filter(~nw.col("is_return"))
     if "order_id" in tables.transactions.collect_schema().names():
         return purchases.group_by("customer_id", "order_id").agg(
-            nw.col("t").min(), nw.col("amount").sum().alias("value"))
+            nw.col("t").min(), nw.col("amount").sum().alias("value")
+        )
     return purchases.select("customer_id", "t", nw.col("amount").alias("value"))
 
 
 def days(tables: Tables, cutoff: dt.datetime) -> nw.LazyFrame:
     """Purchase days: customer_id, day, amount (day total), gap to the previous day, is_first."""
-    daily = (lines(tables, cutoff).filter(~nw.col("is_return"))
-             .with_columns(day=nw.col("t").floor())
-             .group_by("customer_id", "day").agg(nw.col("amount").sum()))
+    daily = (
+        lines(tables, cutoff)
+        .filter(~nw.col("is_return"))
+        .with_columns(day=nw.col("t").floor())
+        .group_by("customer_id", "day")
+        .agg(nw.col("amount").sum())
+    )
     return daily.with_columns(
         gap=nw.col("day").diff().over("customer_id", order_by="day"),
         is_first=nw.col("day") == nw.col("day").min().over("customer_id"),
@@ -56,14 +62,14 @@ def events(tables: Tables, cutoff: dt.datetime) -> nw.LazyFrame:
     """Interactions strictly before the cut-off, with `t`."""
     assert tables.interactions is not None
     return tables.interactions.filter(nw.col("timestamp") < cutoff).with_columns(
-        t=days_since_epoch("timestamp"))
+        t=days_since_epoch("timestamp")
+    )
 
 
 def latest(tables: Tables, cutoff: dt.datetime) -> nw.LazyFrame:
     """Each customer's latest answer per survey type (ties at one time are averaged)."""
     surveys = events(tables, cutoff).filter(nw.col("event_type").is_in(["nps", "csat", "ces"]))
-    return surveys.filter(
-        nw.col("t") == nw.col("t").max().over("customer_id", "event_type"))
+    return surveys.filter(nw.col("t") == nw.col("t").max().over("customer_id", "event_type"))
 
 
 def customers(tables: Tables, cutoff: dt.datetime) -> nw.LazyFrame:
@@ -82,10 +88,17 @@ def population(tables: Tables, cutoff: dt.datetime) -> nw.LazyFrame:
     if tables.interactions is not None:
         ids.append(events(tables, cutoff).select("customer_id"))
     if tables.customers is not None and (
-            "signup_date" in tables.customers.collect_schema().names()):
+        "signup_date" in tables.customers.collect_schema().names()
+    ):
         ids.append(tables.customers.filter(nw.col("signup_date") < cutoff).select("customer_id"))
     return nw.concat(ids).unique()
 
 
-SOURCES = {"lines": lines, "orders": orders, "days": days, "events": events, "latest": latest,
-           "customers": customers}
+SOURCES = {
+    "lines": lines,
+    "orders": orders,
+    "days": days,
+    "events": events,
+    "latest": latest,
+    "customers": customers,
+}

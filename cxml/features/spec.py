@@ -7,17 +7,35 @@ import re
 from typing import Any, Literal
 
 import pandas as pd
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, field_validator
 
 from cxml.errors import SnapshotError
 
-Group = Literal["btyd", "recency", "orders", "windows", "gaps", "mix", "interactions", "cx",
-                "attributes"]
-ALL_GROUPS: tuple[Group, ...] = ("btyd", "recency", "orders", "windows", "gaps", "mix",
-                                 "interactions", "cx", "attributes")
+Group = Literal[
+    "btyd", "recency", "orders", "windows", "gaps", "mix", "interactions", "cx", "attributes"
+]
+ALL_GROUPS: tuple[Group, ...] = (
+    "btyd",
+    "recency",
+    "orders",
+    "windows",
+    "gaps",
+    "mix",
+    "interactions",
+    "cx",
+    "attributes",
+)
 TIME_UNITS: dict[str, float] = {"D": 1.0, "W": 7.0}
-DEFAULT_EVENT_TYPES = ("web_visit", "app_visit", "email_sent", "email_open", "email_click",
-                       "support_ticket", "referral", "campaign_contact")
+DEFAULT_EVENT_TYPES = (
+    "web_visit",
+    "app_visit",
+    "email_sent",
+    "email_open",
+    "email_click",
+    "support_ticket",
+    "referral",
+    "campaign_contact",
+)
 
 
 class FeatureSpec(BaseModel):
@@ -60,8 +78,9 @@ class FeatureSpec(BaseModel):
     @property
     def unit_days(self) -> float:
         """Length of one BTYD time unit in days."""
-        return TIME_UNITS[self.time_unit] if isinstance(self.time_unit, str) else float(
-            self.time_unit)
+        return (
+            TIME_UNITS[self.time_unit] if isinstance(self.time_unit, str) else float(self.time_unit)
+        )
 
 
 Horizon = int | str | dt.timedelta | pd.DateOffset
@@ -83,12 +102,17 @@ def parse_horizon(horizon: Horizon) -> pd.DateOffset | pd.Timedelta:
         offset = horizon
     elif isinstance(horizon, str) and (m := _HORIZON.match(horizon)):
         n, unit = int(m.group(1)), m.group(2).upper()
-        offset = {"D": pd.Timedelta(days=n), "W": pd.Timedelta(weeks=n),
-                  "M": pd.DateOffset(months=n), "Y": pd.DateOffset(years=n)}[unit]
+        offset = {
+            "D": pd.Timedelta(days=n),
+            "W": pd.Timedelta(weeks=n),
+            "M": pd.DateOffset(months=n),
+            "Y": pd.DateOffset(years=n),
+        }[unit]
     else:
         raise SnapshotError(
             f"horizon must be a positive number of days or text like '90D', '26W', '6M', '1Y'; "
-            f"got {horizon!r}")
+            f"got {horizon!r}"
+        )
     if pd.Timestamp("2000-01-01") + offset <= pd.Timestamp("2000-01-01"):
         raise SnapshotError(f"horizon must be positive, got {horizon!r}")
     return offset

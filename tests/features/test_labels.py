@@ -1,0 +1,102 @@
+"""Labels, horizons and training frames."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pandas as pd
+import pytest
+
+from cxml.data import Tables
+from cxml.errors import SnapshotError
+from cxml.features import build_labels, build_snapshot, build_training_frame, parse_horizon
+from cxml.features.spec import FeatureSpec, window_end
+
+pytestmark = pytest.mark.filterwarnings("ignore::cxml.data.DataQualityWarning")
+
+
+@pytest.fixture
+def tables() -> Tables:
+    tx = pd.DataFrame(
+        {
+            "customer_id": [1, 1, 1, 2, 2, 3, 3],
+            "timestamp": pd.to_datetime(
+                [
+                    "2021-01-05",
+                    "2021-02-10",
+                    "2021-02-10 18:00",
+                    "2021-01-20",
+                    "2021-03-01",
+                    "2021-02-20",
+                    "2021-06-30",
+                ],
+                format="ISO8601",
+            ),
+            "amount": [10.0, 20.0, 5.0, 7.0, 3.0, 8.0, 1.0],
+            "is_return": [False, False, False, False, True, False, False],
+        }
+    )
+    ix = pd.DataFrame(
+        {
+            "customer_id": [4, 2],
+            "timestamp": pd.to_datetime(["2021-01-10", "2021-02-15"]),
+            "event_type": ["web_visit", "cancellation"],
+        }
+    )
+    return Tables(tx, ix)
+
+
+def test_labels_count_purchase_days_and_value_in_the_window(tables):
+    labels = build_labels(tables, "2021-02-01", "30D")
+    assert list(labels.index) == [1, 2, 4]  # 3 is first seen after the cut-off
+    assert labels.loc[1, "future_transactions"] == 1  # two lines on one day
+    assert labels.loc[1, "future_value"] == pytest.approx(25.0)
+    assert not labels.loc[1, "churned"]
+    # customer 2 only returned something in the window: a return is not a purchase
+    assert labels.loc[2, "churned"] and labels.loc[2, "future_value"] == 0
+    assert labels.loc[4, "churned"]
+
+
+def test_contractual_churn_uses_the_cancellation_event(tables):
+    labels = build_labels(tables, "2021-02-01", "30D", churn_event="cancellation")
+    assert labels["churned"].to_dict() == {1: False, 2: True, 4: False}
+
+
+def test_label_window_past_the_data_is_refused(tables):
+    assert tables.observed_until == dt.datetime(2021, 7, 1)
+    build_labels(tables, "2021-06-01", "30D")  # ends 2021-07-01: exactly the data end
+    with pytest.raises(SnapshotError, match="runs past the end of the data"):
+        build_labels(tables, "2021-06-02", "30D")
+    with pytest.raises(SnapshotError, match="runs past the end of the data"):
+        build_training_frame(tables, ["2021-02-01", "2021-06-15"], "30D")
+
+
+def test_training_frame_stacks_snapshots_and_labels(tables):
+    frame = build_training_frame(
+        tables, ["2021-03-01", "2021-02-01"], "30D", FeatureSpec(groups=("orders",))
+    )
+    assert list(frame["cutoff"].unique()) == [
+        pd.Timestamp("2021-02-01"),
+        pd.Timestamp("2021-03-01"),
+    ]
+    first = frame[frame["cutoff"] == "2021-02-01"]
+    snap = build_snapshot(tables, "2021-02-01", FeatureSpec(groups=("orders",)))
+    pd.testing.assert_series_equal(first["n_orders"], snap["n_orders"])
+    assert {"churned", "future_transactions", "future_value"} <= set(frame.columns)
+
+
+def test_calendar_month_horizon_ends_on_the_same_day():
+    assert window_end("1998-01-01", "6M") == dt.datetime(1998, 7, 1)
+    assert window_end("1997-10-01", "26W") == dt.datetime(1998, 4, 1)
+    assert parse_horizon(90) == pd.Timedelta(days=90)
+
+
+@pytest.mark.parametrize("bad", ["ninety", "0D", -5, True, "6 months"])
+def test_bad_horizons_are_refused(bad):
+    with pytest.raises(SnapshotError, match="horizon"):
+        parse_horizon(bad)
+
+
+def test_cutoff_is_exclusive(tables):
+    snap = build_snapshot(tables, "2021-02-10 18:00", FeatureSpec(groups=("orders",)))
+    assert snap.loc[1, "n_orders"] == 2  # the 18:00 line is not before the cut-off
