@@ -1,0 +1,67 @@
+"""Shared benchmark plumbing: synthetic Parquet data sets on disk and isolated timed stages.
+
+Each stage runs in its own Python process so that its peak RSS is its own.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import resource
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+DATA_ROOT = Path(os.environ.get("CXML_BENCH_DATA", Path(__file__).parent / "data"))
+#: Generator settings giving about 10 transaction lines and 10 interactions per customer.
+PER_CUSTOMER = {"purchases_per_year": 9.0, "visits_per_year": 4.0, "email_interval_days": 75.0}
+START, END, CUTOFF = "2022-01-01", "2024-01-01", "2023-07-01"
+
+
+def dataset(n_customers: int, seed: int = 0) -> Path:
+    """Write (once) and return a folder with transactions/interactions/customers Parquet."""
+    from cxml.datasets.synthetic import make_synthetic_frames
+
+    folder = DATA_ROOT / f"synthetic_{n_customers}_{seed}"
+    if (folder / "done").exists():
+        return folder
+    folder.mkdir(parents=True, exist_ok=True)
+    frames, _ = make_synthetic_frames(n_customers, seed, start=START, end=END, **PER_CUSTOMER)
+    for name, frame in frames.items():
+        frame.to_parquet(folder / f"{name}.parquet", index=False)
+    (folder / "done").write_text(json.dumps({n: len(f) for n, f in frames.items()}))
+    return folder
+
+
+def rows(folder: Path) -> dict[str, int]:
+    return json.loads((folder / "done").read_text())
+
+
+def measure(fn: Callable[[], Any]) -> dict[str, float]:
+    """Run `fn` and return wall seconds and this process's peak RSS in GB."""
+    started = time.perf_counter()
+    fn()
+    seconds = time.perf_counter() - started
+    peak_gb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024**2
+    return {"seconds": seconds, "peak_rss_gb": peak_gb}
+
+
+def run_stage(module: str, stage: str, *args: str) -> dict[str, Any]:
+    """Run `python -m module --stage stage args...` and parse the JSON line it prints last."""
+    out = subprocess.run(
+        [sys.executable, "-m", module, "--stage", stage, *args],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if out.returncode != 0:
+        raise RuntimeError(f"stage {stage} failed:\n{out.stderr[-3000:]}")
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def machine() -> str:
+    mem_gb = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 1024**3
+    return f"{os.cpu_count()} cores, {mem_gb:.0f} GiB RAM, Python {sys.version.split()[0]}"
