@@ -1,5 +1,25 @@
 """Bundled and generated data sets."""
 
 from cxml.datasets.cdnow import load_cdnow
+from cxml.datasets.synthetic import (
+    CampaignWave,
+    SyntheticParams,
+    make_synthetic,
+    make_synthetic_frames,
+    oracle_churn_probability,
+    oracle_expected_purchases,
+    oracle_expected_value,
+    oracle_state,
+)
 
-__all__ = ["load_cdnow"]
+__all__ = [
+    "CampaignWave",
+    "SyntheticParams",
+    "load_cdnow",
+    "make_synthetic",
+    "make_synthetic_frames",
+    "oracle_churn_probability",
+    "oracle_expected_purchases",
+    "oracle_expected_value",
+    "oracle_state",
+]
