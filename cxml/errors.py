@@ -31,3 +31,11 @@ class SourceError(CxmlError, FileNotFoundError):
 
 class SnapshotError(CxmlError, ValueError):
     """A snapshot, label or training-frame request is inconsistent with the data."""
+
+
+class ParameterError(CxmlError, ValueError, TypeError):
+    """An argument has a wrong value or type (the data itself may be fine)."""
+
+
+class ModelFitError(CxmlError, RuntimeError):
+    """A model could not be fitted; the message says what to try."""

@@ -1,155 +1,368 @@
 """Everything that knows which engine runs: connections, reading sources, casting, collecting.
 
-The embedded engine is DuckDB. Feature and validation logic above this module is written
-as narwhals expressions and never imports duckdb itself.
+The embedded engine is DuckDB and this is the only module that imports it: validation and
+feature logic above it are narwhals expressions, and every engine error that bad input can
+cause is turned into a `DataValidationError` or `SourceError` here.
 """
 
 from __future__ import annotations
 
 import glob
+import os
+import re
+from collections.abc import Collection, Iterator, Mapping
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeAlias
 
 import duckdb
 import narwhals as nw
 import pandas as pd
+import pyarrow as pa
 
-from cxml.data.contract import TableSchema
+from cxml.data.contract import Kind, TableSchema
 from cxml.errors import DataValidationError, SourceError
 
+Connection: TypeAlias = duckdb.DuckDBPyConnection
+Relation: TypeAlias = duckdb.DuckDBPyRelation
+
+#: Prefix of the text copies kept next to columns whose cast can fail (see `coerce`).
 RAW_PREFIX = "__raw_"
-_CSV_SUFFIXES = (".csv", ".tsv", ".txt", ".csv.gz")
+#: A timestamp string that ends in a UTC offset or a zone name (RE2, run inside the engine).
+TZ_SUFFIX = r"\d:\d\d(:\d\d(\.\d+)?)?\s*(Z|z|UTC|GMT|[+-]\d\d(:?\d\d)?|[A-Za-z_]+/[A-Za-z_/+-]+)$"
+
+_CSV_SUFFIXES = (".csv", ".tsv", ".txt", ".csv.gz", ".tsv.gz")
 _PARQUET_SUFFIXES = (".parquet", ".pq")
+_INTEGER = {"TINYINT", "SMALLINT", "INTEGER", "BIGINT", "UTINYINT", "USMALLINT", "UINTEGER"}
+_WIDE_INTEGER = {"UBIGINT", "HUGEINT", "UHUGEINT"}
+_FLOAT = {"FLOAT", "DOUBLE"}
+_TIMESTAMP = {"TIMESTAMP", "TIMESTAMP_S", "TIMESTAMP_MS", "TIMESTAMP_NS", "DATE"}
+_TZ_TIMESTAMP = "TIMESTAMP WITH TIME ZONE"
+#: Object columns whose values pandas infers as one of these are handed to the engine as is;
+#: others (datetimes with and without zones, mixed objects) are passed as text.
+_PLAIN_OBJECTS = {"string", "empty", "integer", "floating", "mixed-integer-float", "boolean"}
+
+_WANTED = {
+    "id": "integers or text",
+    "float": "numbers",
+    "bool": "booleans (true/false or 1/0)",
+    "timestamp": "datetimes or ISO 8601 strings",
+}
+_SQL_TYPES = {
+    "id": "VARCHAR",
+    "float": "DOUBLE",
+    "bool": "BOOLEAN",
+    "timestamp": "TIMESTAMP",
+    "string": "VARCHAR",
+}
+_NUMERIC = ("integer", "wide_integer", "float")
+_AS_TEXT = "CAST({q} AS VARCHAR)"
+_TEXT = "NULLIF(TRIM(CAST({q} AS VARCHAR)), '')"  # blank strings are missing values
+#: (kind, family of the source type) -> SQL of the cast and of the raw text copy kept for
+#: validation (None where the cast cannot fail). `{q}` stands for the quoted column.
+_CASTS: dict[tuple[str, str], tuple[str, str | None]] = {
+    ("id", "integer"): ("CAST({q} AS BIGINT)", None),
+    ("id", "wide_integer"): (_AS_TEXT, None),
+    # Ids stored as floats (pandas does that once a column has a NaN) must be whole.
+    ("id", "float"): ("TRY_CAST(CASE WHEN {q} = trunc({q}) THEN {q} END AS BIGINT)", _AS_TEXT),
+    ("id", "text"): (f"CASE WHEN TRIM({_AS_TEXT}) <> '' THEN {_AS_TEXT} END", None),
+    **{("float", family): ("CAST({q} AS DOUBLE)", None) for family in _NUMERIC},
+    ("float", "text"): (f"TRY_CAST({_TEXT} AS DOUBLE)", _TEXT),
+    ("bool", "bool"): ("{q}", None),
+    **{
+        ("bool", family): ("CASE WHEN {q} = 1 THEN TRUE WHEN {q} = 0 THEN FALSE END", _AS_TEXT)
+        for family in _NUMERIC
+    },
+    ("bool", "text"): (f"TRY_CAST({_TEXT} AS BOOLEAN)", _TEXT),
+    ("timestamp", "tz_timestamp"): ("timezone('UTC', {q})", None),
+    ("timestamp", "timestamp"): ("CAST({q} AS TIMESTAMP)", None),
+    # Strings with an offset are converted to UTC; naive strings are taken as UTC.
+    ("timestamp", "text"): (
+        f"CASE WHEN regexp_matches({_TEXT}, '{TZ_SUFFIX}') "
+        f"THEN timezone('UTC', TRY_CAST({_TEXT} AS TIMESTAMPTZ)) "
+        f"ELSE TRY_CAST({_TEXT} AS TIMESTAMP) END",
+        _TEXT,
+    ),
+}
 
 
-def connect(threads: int | None = None) -> duckdb.DuckDBPyConnection:
-    """A new in-memory DuckDB connection with UTC as session time zone."""
+def connect(threads: int | None = None) -> Connection:
+    """A new in-memory DuckDB connection: UTC session time zone, no progress bar."""
     con = duckdb.connect(":memory:")
     con.execute("SET TimeZone = 'UTC'")
+    con.execute("SET enable_progress_bar = false")
     if threads:
         con.execute(f"SET threads = {int(threads)}")
     return con
 
 
-def read_source(source: Any, table: str, con: duckdb.DuckDBPyConnection) -> duckdb.DuckDBPyRelation:
-    """Turn a DataFrame, a CSV/Parquet path or glob, or a DuckDB relation into a relation."""
+@contextmanager
+def reading(table: str) -> Iterator[None]:
+    """Report an engine failure while reading `table` as a `DataValidationError`.
+
+    Sources are read lazily, so values that the engine cannot convert surface only when a
+    query runs; this keeps them from escaping as engine tracebacks.
+    """
+    try:
+        yield
+    except duckdb.Error as exc:
+        hint = "fix the value or line the engine names, or give each column one type"
+        if "different connections" in str(exc):
+            hint = "pass connection= the DuckDB connection your relations come from"
+        raise DataValidationError(
+            table,
+            None,
+            "values the engine cannot read",
+            f"the engine reported: {_summary(exc)}\nhint: {hint}",
+        ) from None
+
+
+def read_source(
+    source: Any, table: str, con: Connection, as_text: Collection[str] = ()
+) -> Relation:
+    """A relation over a DataFrame, Arrow table, CSV/Parquet path or glob, or relation.
+
+    CSV columns named in `as_text` are read as text, not typed by a sample of rows, so that
+    validation can cast them and report each value that does not parse.
+    """
     if isinstance(source, nw.LazyFrame | nw.DataFrame):
         source = nw.to_native(source)
     if isinstance(source, duckdb.DuckDBPyRelation):
         return source
     if isinstance(source, pd.DataFrame):
-        frame = source.reset_index(drop=True)
-        if not all(isinstance(c, str) for c in frame.columns):
-            frame.columns = [str(c) for c in frame.columns]
+        return _read_pandas(source, table, con)
+    if isinstance(source, pa.Table):
         try:
-            return con.from_df(frame)
-        except (duckdb.Error, TypeError, ValueError) as exc:
+            return con.from_arrow(source)
+        except duckdb.Error as exc:
             raise DataValidationError(
-                table, None, f"cannot be read as a table: {_first_line(exc)}"
+                table,
+                None,
+                "the Arrow table cannot be read",
+                f"the engine reported: {_summary(exc)}",
             ) from None
-    if isinstance(source, str | Path):
-        return _read_path(str(source), table, con)
+    if isinstance(source, str | os.PathLike):
+        return _read_path(os.path.expanduser(os.fspath(source)), table, con, as_text)
     raise SourceError(
         f"table '{table}': unsupported source of type {type(source).__name__}; pass a pandas "
         "DataFrame, a CSV or Parquet path (globs allowed) or a DuckDB relation"
     )
 
 
-def _read_path(path: str, table: str, con: duckdb.DuckDBPyConnection) -> duckdb.DuckDBPyRelation:
-    files = sorted(glob.glob(path)) if glob.has_magic(path) else [path]
-    if not files or not all(Path(f).is_file() for f in files):
-        raise SourceError(f"table '{table}': no file matches '{path}'")
-    lower = files[0].lower()
+def _read_pandas(frame: pd.DataFrame, table: str, con: Connection) -> Relation:
+    """A relation over a DataFrame, passing columns the engine would misread as text."""
+    if frame.shape[1] == 0:
+        raise DataValidationError(
+            table, None, "the table is empty", "the DataFrame has no columns; pass at least one row"
+        )
+    # A named index (e.g. customer_id set as index) is data; a default one is not.
+    frame = frame.reset_index(drop=all(name is None for name in frame.index.names))
+    names = [str(c) for c in frame.columns]
+    repeated = sorted({n for n in names if names.count(n) > 1})
+    if repeated:
+        raise DataValidationError(
+            table,
+            repeated[0],
+            "duplicate column names",
+            f"columns present: {names}; rename or drop the repeated columns",
+        )
+    frame.columns = names
+    ambiguous = {c: _as_text(frame[c]) for c in names if _is_ambiguous(frame[c])}
+    if ambiguous:
+        frame = frame.assign(**ambiguous)
     try:
-        if lower.endswith(_PARQUET_SUFFIXES):
-            return con.read_parquet(files)
-        if lower.endswith(_CSV_SUFFIXES):
-            return con.read_csv(files)
+        return con.from_df(frame)
+    except duckdb.Error:
+        pass
+    # Some pandas dtypes (period, interval, sparse, complex) have no engine type: pass as text.
+    unreadable = {c: _as_text(frame[c]) for c in names if not _engine_reads(frame[[c]], con)}
+    try:
+        return con.from_df(frame.assign(**unreadable))
     except duckdb.Error as exc:
-        raise DataValidationError(table, None, f"cannot read '{path}': {_first_line(exc)}") from None
-    raise SourceError(
-        f"table '{table}': cannot tell the format of '{path}'; use a .csv or .parquet file"
+        raise DataValidationError(
+            table, None, "the DataFrame cannot be read", f"the engine reported: {_summary(exc)}"
+        ) from None
+
+
+def _is_ambiguous(column: pd.Series) -> bool:
+    """An object column the engine cannot type reliably (e.g. datetimes with mixed zones)."""
+    if column.dtype != object:
+        return False
+    return pd.api.types.infer_dtype(column, skipna=True) not in _PLAIN_OBJECTS and not any(
+        isinstance(v, list | tuple | dict | set) for v in column.head(1000)
     )
 
 
-def column_types(rel: duckdb.DuckDBPyRelation) -> dict[str, str]:
+def _engine_reads(frame: pd.DataFrame, con: Connection) -> bool:
+    try:
+        con.from_df(frame.iloc[:0])
+    except duckdb.Error:
+        return False
+    return True
+
+
+def _as_text(column: pd.Series) -> pd.Series:
+    return column.map(str, na_action="ignore").astype(object).where(column.notna(), None)
+
+
+def _read_path(path: str, table: str, con: Connection, as_text: Collection[str]) -> Relation:
+    """A relation over a CSV or Parquet file or glob, or a `SourceError` saying what is wrong."""
+    if glob.has_magic(path):
+        files = sorted(f for f in glob.glob(path) if Path(f).is_file())
+        if not files:
+            raise SourceError(f"table '{table}': no file matches the pattern '{path}'")
+    elif Path(path).is_dir():
+        raise SourceError(
+            f"table '{table}': '{path}' is a folder; pass a file or a pattern such as "
+            f"'{Path(path) / '*.parquet'}'"
+        )
+    elif not Path(path).is_file():
+        raise SourceError(f"table '{table}': file not found: '{path}'")
+    else:
+        files = [path]
+    formats = {_format(f) for f in files}
+    if formats == {None}:
+        raise SourceError(
+            f"table '{table}': cannot tell the format of '{path}' from its name; "
+            "use a .csv or .parquet file"
+        )
+    if len(formats) > 1:
+        raise SourceError(
+            f"table '{table}': '{path}' matches files of different formats; "
+            "pass CSV and Parquet files separately"
+        )
+    try:
+        if formats == {"parquet"}:
+            return con.read_parquet(files, union_by_name=True)
+        rel = con.read_csv(files, union_by_name=True)
+        if all(re.fullmatch(r"column\d+", c) for c in rel.columns):
+            raise SourceError(
+                f"table '{table}': found no header row in '{path}'; the first line must name "
+                "the columns and every line must have as many fields as the header"
+            )
+        text = {c: "VARCHAR" for c in rel.columns if c in as_text}
+        return con.read_csv(files, union_by_name=True, dtype=text) if text else rel
+    except duckdb.Error as exc:
+        raise SourceError(
+            f"table '{table}': cannot read '{path}': {_summary(exc)}; "
+            "check that the file is a valid, complete CSV or Parquet file"
+        ) from None
+
+
+def _format(path: str) -> str | None:
+    lower = path.lower()
+    if lower.endswith(_PARQUET_SUFFIXES):
+        return "parquet"
+    if lower.endswith(_CSV_SUFFIXES):
+        return "csv"
+    return None
+
+
+def column_types(rel: Relation) -> dict[str, str]:
     """Column name -> DuckDB type name."""
     return {name: str(dtype) for name, dtype in zip(rel.columns, rel.types, strict=True)}
 
 
-def _quote(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
-
-
-def _cast_sql(column: str, kind: str, dtype: str, table: str) -> tuple[str, bool]:
-    """SQL casting one column to its canonical type; True when a raw copy must be checked."""
-    q = _quote(column)
-    upper = dtype.upper()
-    is_text = upper == "VARCHAR"
-    numeric = any(t in upper for t in ("INT", "DOUBLE", "FLOAT", "DECIMAL", "REAL"))
-    if kind == "id":
-        return q, False
-    if kind == "string":
-        return f"CAST({q} AS VARCHAR)", False
-    if kind == "float":
-        if numeric:
-            return f"CAST({q} AS DOUBLE)", False
-        if is_text:
-            return f"TRY_CAST({q} AS DOUBLE)", True
-    elif kind == "bool":
-        if upper == "BOOLEAN":
-            return q, False
-        if numeric or is_text:
-            return f"TRY_CAST({q} AS BOOLEAN)", True
-    elif kind == "timestamp":
-        if upper == "TIMESTAMP WITH TIME ZONE":
-            return f"timezone('UTC', {q})", False
-        if upper.startswith("TIMESTAMP") or upper == "DATE":
-            return f"CAST({q} AS TIMESTAMP)", False
-        if is_text:
-            # Strings with an explicit offset are converted to UTC; naive strings are UTC.
-            return f"timezone('UTC', TRY_CAST({q} AS TIMESTAMPTZ))", True
-    raise DataValidationError(
-        table, column, f"wrong type: expected {kind}, got {dtype}",
-        "cast the column before loading, or map another column onto it",
+def rename(rel: Relation, mapping: Mapping[str, str]) -> Relation:
+    """Rename columns (source name -> new name)."""
+    if not mapping:
+        return rel
+    return rel.project(
+        ", ".join(f"{_quote(c)} AS {_quote(mapping.get(c, c))}" for c in rel.columns)
     )
 
 
-def coerce(
-    rel: duckdb.DuckDBPyRelation, schema: TableSchema, table: str
-) -> duckdb.DuckDBPyRelation:
-    """Cast contract columns to canonical types; keep `__raw_<col>` copies where casts can fail."""
-    types = column_types(rel)
+def coerce(rel: Relation, schema: TableSchema) -> tuple[Relation, dict[str, Kind]]:
+    """Cast contract columns to canonical types, dropping other columns unless the table keeps them.
+
+    Where a cast can fail (text to number, say), a text copy `__raw_<col>` is kept so that
+    validation can report the values that did not parse; the returned dict names those columns.
+    Raises `DataValidationError` for a column whose type cannot hold its kind at all.
+    """
     parts: list[str] = []
-    for name, dtype in types.items():
+    parsed: dict[str, Kind] = {}
+    for name, dtype in column_types(rel).items():
+        q = _quote(name)
         if name in schema.names:
-            sql, check = _cast_sql(name, schema.column(name).kind, dtype, table)
-            parts.append(f"{sql} AS {_quote(name)}")
-            if check:
-                parts.append(f"{_quote(name)} AS {_quote(RAW_PREFIX + name)}")
+            kind = schema.column(name).kind
+            sql, raw = _cast_sql(q, kind, dtype, schema.name, name)
+            parts.append(f"{sql} AS {q}")
+            if raw:
+                parts.append(f"{raw} AS {_quote(RAW_PREFIX + name)}")
+                parsed[name] = kind
         elif schema.keep_extra:
-            parts.append(_quote(name))
-    return rel.project(", ".join(parts))
+            if name.startswith(RAW_PREFIX):
+                raise DataValidationError(
+                    schema.name,
+                    name,
+                    f"column names starting with '{RAW_PREFIX}' are reserved",
+                    "rename the column",
+                )
+            parts.append(f"timezone('UTC', {q}) AS {q}" if dtype == _TZ_TIMESTAMP else q)
+    return rel.project(", ".join(parts)), parsed
 
 
-def rename(rel: duckdb.DuckDBPyRelation, mapping: dict[str, str]) -> duckdb.DuckDBPyRelation:
-    """Rename columns (source name -> new name)."""
-    return rel.project(", ".join(
-        f"{_quote(c)} AS {_quote(mapping.get(c, c))}" for c in rel.columns))
+def _cast_sql(q: str, kind: Kind, dtype: str, table: str, column: str) -> tuple[str, str | None]:
+    """SQL casting one column to its kind, and SQL for its raw text copy when the cast can fail."""
+    family = _family(dtype)
+    if kind == "string" or family == "null":
+        return f"CAST({q} AS {_SQL_TYPES[kind]})", None
+    if (kind, family) in _CASTS:
+        cast, raw = _CASTS[kind, family]
+        return cast.replace("{q}", q), raw.replace("{q}", q) if raw else None
+    hint = f"convert the column to {_WANTED[kind]} before loading, or map another column onto it"
+    if kind == "timestamp" and family in _NUMERIC:
+        hint = (
+            "numbers are not read as timestamps because their unit is ambiguous; convert them "
+            "first, e.g. pd.to_datetime(df[col], unit='s')"
+        )
+    raise DataValidationError(table, column, f"wrong type: expected {kind}, got {dtype}", hint)
 
 
-def to_lazy(rel: duckdb.DuckDBPyRelation) -> nw.LazyFrame:
+def _family(dtype: str) -> str:
+    if dtype == "VARCHAR" or dtype.startswith("ENUM("):
+        return "text"
+    if dtype in _INTEGER:
+        return "integer"
+    if dtype in _WIDE_INTEGER:
+        return "wide_integer"
+    if dtype in _FLOAT or dtype.startswith("DECIMAL"):
+        return "float"
+    if dtype == "BOOLEAN":
+        return "bool"
+    if dtype in _TIMESTAMP:
+        return "timestamp"
+    if dtype == _TZ_TIMESTAMP:
+        return "tz_timestamp"
+    if dtype in ('"NULL"', "NULL"):
+        return "null"
+    return "other"
+
+
+def align_id_types(rels: Mapping[str, Relation]) -> dict[str, Relation]:
+    """Make `customer_id` text in every table when the tables disagree on its type."""
+    types = {column_types(r)["customer_id"] for r in rels.values()}
+    if len(types) <= 1:
+        return dict(rels)
+    return {
+        name: rel.project(
+            ", ".join(
+                "CAST(customer_id AS VARCHAR) AS customer_id" if c == "customer_id" else _quote(c)
+                for c in rel.columns
+            )
+        )
+        for name, rel in rels.items()
+    }
+
+
+def distinct(frame: nw.LazyFrame) -> nw.LazyFrame:
+    """Drop exact duplicate rows."""
+    return to_lazy(nw.to_native(frame).distinct())
+
+
+def to_lazy(rel: Relation) -> nw.LazyFrame:
     """Wrap a relation as a narwhals LazyFrame."""
     return nw.from_native(rel)
-
-
-def cast_ids_to_text(rel: duckdb.DuckDBPyRelation) -> duckdb.DuckDBPyRelation:
-    """Make `customer_id` VARCHAR, used when tables disagree on the id type."""
-    cols = [
-        "CAST(customer_id AS VARCHAR) AS customer_id" if c == "customer_id" else _quote(c)
-        for c in rel.columns
-    ]
-    return rel.project(", ".join(cols))
 
 
 def collect(frame: nw.LazyFrame | nw.DataFrame) -> pd.DataFrame:
@@ -159,5 +372,12 @@ def collect(frame: nw.LazyFrame | nw.DataFrame) -> pd.DataFrame:
     return frame.to_native()
 
 
-def _first_line(exc: BaseException) -> str:
-    return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+def _quote(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _summary(exc: BaseException) -> str:
+    """The first lines of an engine message, without its query echo."""
+    lines = [line.strip() for line in str(exc).strip().splitlines() if line.strip()]
+    lines = [line for line in lines[:3] if not line.startswith("LINE ")]
+    return " ".join(lines) or type(exc).__name__

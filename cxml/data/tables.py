@@ -6,23 +6,22 @@ import datetime as dt
 from collections.abc import Mapping
 from typing import Any
 
-import duckdb
 import narwhals as nw
 import pandas as pd
 
 from cxml.data import engine
-from cxml.data.contract import INTERACTIONS, SCHEMAS, TRANSACTIONS, TableSchema
+from cxml.data.contract import SCHEMAS, TableSchema
 from cxml.data.validation import (
     DuplicatePolicy,
-    check_mixed_time_zones,
-    check_not_empty,
+    Scope,
+    apply_duplicate_policy,
     check_required,
     check_rules,
-    handle_duplicates,
+    check_unique,
     report_orphans,
     rules_for,
 )
-from cxml.errors import DataValidationError
+from cxml.errors import DataValidationError, ParameterError
 
 DEFAULT_EARLIEST = dt.datetime(1970, 1, 1)
 
@@ -33,8 +32,8 @@ class Tables:
     Parameters
     ----------
     transactions, interactions, customers
-        A pandas DataFrame, a CSV or Parquet path (globs allowed), a DuckDB relation or a
-        narwhals frame. Only ``transactions`` is required.
+        A pandas DataFrame, a CSV or Parquet path (globs allowed), a DuckDB relation, an
+        Arrow table or a narwhals frame. Only ``transactions`` is required.
     mapping
         Per table, user column name -> canonical column name, e.g.
         ``{"transactions": {"cust": "customer_id", "ts": "timestamp", "total": "amount"}}``.
@@ -45,17 +44,27 @@ class Tables:
     plausible_range
         Earliest and latest allowed timestamps; default 1970-01-01 to one day after now.
     connection
-        The DuckDB connection to run on (a fresh in-memory one by default).
+        The DuckDB connection to run on (a fresh in-memory one by default); relations passed
+        as tables must belong to it.
 
     Attributes
     ----------
     transactions, interactions, customers : narwhals.LazyFrame or None
-        Canonical columns and types; timestamps are naive UTC; amounts of returns are >= 0
-        with ``is_return`` True.
+        Canonical columns and types; timestamps are naive UTC; ``is_return`` is always
+        present on transactions, and amounts and quantities of returns are >= 0.
     observed_until : datetime.datetime
         Exclusive end of the observed history: the day after the last event.
     warnings : list of str
         Data-quality findings that are allowed but reported.
+
+    Raises
+    ------
+    DataValidationError
+        A table breaks the contract; the message names the table, column, rule and rows.
+    SourceError
+        A file or glob cannot be found or read.
+    ParameterError
+        An argument other than the tables is malformed.
     """
 
     def __init__(
@@ -68,67 +77,83 @@ class Tables:
         event_types: Mapping[str, str] | None = None,
         duplicates: DuplicatePolicy = "error",
         plausible_range: tuple[Any, Any] | None = None,
-        connection: duckdb.DuckDBPyConnection | None = None,
+        connection: engine.Connection | None = None,
     ) -> None:
         if duplicates not in ("error", "drop", "keep"):
-            raise ValueError(f"duplicates must be 'error', 'drop' or 'keep', got {duplicates!r}")
-        self.connection = connection or engine.connect()
-        mapping = dict(mapping or {})
-        unknown = set(mapping) - set(SCHEMAS)
-        if unknown:
-            raise DataValidationError(str(sorted(unknown)[0]), None,
-                                      f"mapping names an unknown table; tables are {sorted(SCHEMAS)}")
-        lo, hi = plausible_range or (DEFAULT_EARLIEST, None)
-        time_range = (_as_datetime(lo), _as_datetime(hi) if hi is not None
-                      else dt.datetime.now(dt.UTC).replace(tzinfo=None) + dt.timedelta(days=1))
+            raise ParameterError(
+                f"duplicates must be 'error', 'drop' or 'keep', got {duplicates!r}"
+            )
+        if transactions is None:
+            raise DataValidationError(
+                "transactions", None, "the table is required", "pass a DataFrame, path or relation"
+            )
+        mappings = _check_mapping(mapping)
+        event_types = _check_event_types(event_types)
+        scope = _scope(plausible_range)
+        self.connection = engine.connect() if connection is None else connection
         self.warnings: list[str] = []
-        rels = {
-            name: self._load(source, SCHEMAS[name], mapping.get(name, {}), time_range,
-                             duplicates, event_types)
-            for name, source in (("transactions", transactions), ("interactions", interactions),
-                                 ("customers", customers))
+        sources = {
+            "transactions": transactions,
+            "interactions": interactions,
+            "customers": customers,
+        }
+        loaded = {
+            name: self._load(
+                source, SCHEMAS[name], mappings.get(name, {}), scope, duplicates, event_types
+            )
+            for name, source in sources.items()
             if source is not None
         }
-        rels = _align_id_types(rels)
+        rels = engine.align_id_types({name: rel for name, (rel, _) in loaded.items()})
         self.transactions: nw.LazyFrame = engine.to_lazy(rels["transactions"])
         self.interactions: nw.LazyFrame | None = (
-            engine.to_lazy(rels["interactions"]) if "interactions" in rels else None)
+            engine.to_lazy(rels["interactions"]) if "interactions" in rels else None
+        )
         self.customers: nw.LazyFrame | None = (
-            engine.to_lazy(rels["customers"]) if "customers" in rels else None)
+            engine.to_lazy(rels["customers"]) if "customers" in rels else None
+        )
         if self.interactions is not None:
-            known = self.transactions.select("customer_id")
-            if self.customers is not None:
-                known = nw.concat([known, self.customers.select("customer_id")])
-            message = report_orphans(self.interactions, known.unique())
+            with engine.reading("interactions"):
+                known = self.transactions.select("customer_id")
+                if self.customers is not None:
+                    known = nw.concat([known, self.customers.select("customer_id")])
+                message = report_orphans(self.interactions, known.unique())
             if message:
                 self.warnings.append(message)
-        self.observed_until = self._observed_until()
+        last = max(last for _, last in loaded.values() if last is not None)
+        self.observed_until = (
+            pd.Timestamp(last).normalize() + pd.Timedelta(days=1)
+        ).to_pydatetime()
 
-    def _load(self, source: Any, schema: TableSchema, mapping: Mapping[str, str],
-              time_range: tuple[dt.datetime, dt.datetime], duplicates: DuplicatePolicy,
-              event_types: Mapping[str, str] | None) -> duckdb.DuckDBPyRelation:
+    def _load(
+        self,
+        source: Any,
+        schema: TableSchema,
+        mapping: Mapping[str, str],
+        scope: Scope,
+        duplicates: DuplicatePolicy,
+        event_types: Mapping[str, str],
+    ) -> tuple[engine.Relation, pd.Timestamp | None]:
+        """Read, map, cast and validate one table; return it and its last timestamp."""
         table = schema.name
-        rel = engine.read_source(source, table, self.connection)
-        rel = _rename(rel, mapping, table)
-        check_required(rel.columns, schema, table)
-        rel = engine.coerce(rel, schema, table)
-        frame = engine.to_lazy(rel)
-        check_not_empty(frame, table)
-        for col in ("timestamp", "signup_date"):
-            if engine.RAW_PREFIX + col in rel.columns:
-                check_mixed_time_zones(frame, table, col)
-        check_rules(frame, rules_for(schema, rel.columns, time_range), table)
-        frame = frame.select([c for c in rel.columns if not c.startswith(engine.RAW_PREFIX)])
-        frame = _canonical_values(frame, schema, event_types)
-        if table == "customers":
-            handle_duplicates(frame, "error", table, key=["customer_id"])
-        frame = handle_duplicates(frame, duplicates, table)
-        return nw.to_native(frame)
-
-    def _observed_until(self) -> dt.datetime:
-        frames = [self.transactions] + ([self.interactions] if self.interactions is not None else [])
-        last = max(engine.collect(f.select(nw.col("timestamp").max())).iloc[0, 0] for f in frames)
-        return (pd.Timestamp(last).normalize() + pd.Timedelta(days=1)).to_pydatetime()
+        with engine.reading(table):
+            # Read contract columns of CSV files as text: a sniffed type is only a guess from
+            # a sample, and a later value that does not fit would fail mid-scan.
+            contract = {src for src, target in mapping.items() if target in schema.names}
+            contract |= set(schema.names) - set(mapping.values())
+            rel = engine.read_source(source, table, self.connection, as_text=contract)
+            rel = engine.rename(rel, _checked_renames(rel.columns, mapping, schema))
+            check_required(rel.columns, schema)
+            rel, parsed = engine.coerce(rel, schema)
+            frame = _before_checks(engine.to_lazy(rel), table, event_types)
+            columns = frame.collect_schema().names()
+            summary = {"last": nw.col("timestamp").max()} if "timestamp" in columns else {}
+            stats = check_rules(frame, rules_for(schema, columns, parsed), scope, table, summary)
+            frame = _after_checks(frame, table, parsed)
+            frame = apply_duplicate_policy(frame, duplicates, table)
+            if table == "customers":
+                check_unique(frame, "customer_id", table)
+        return nw.to_native(frame), stats.get("last")
 
     def to_pandas(self, table: str) -> pd.DataFrame | None:
         """One canonical table as a pandas DataFrame (None when absent)."""
@@ -140,48 +165,133 @@ class Tables:
         return f"Tables({', '.join(present)}; observed until {self.observed_until:%Y-%m-%d})"
 
 
-def _as_datetime(value: Any) -> dt.datetime:
-    ts = pd.Timestamp(value)
-    if ts.tzinfo is not None:
-        ts = ts.tz_convert("UTC").tz_localize(None)
-    return ts.to_pydatetime()
-
-
-def _rename(rel: duckdb.DuckDBPyRelation, mapping: Mapping[str, str], table: str) -> duckdb.DuckDBPyRelation:
-    missing = [src for src in mapping if src not in rel.columns]
-    if missing:
-        raise DataValidationError(table, missing[0], "mapped column not found in the source",
-                                  f"columns present: {list(rel.columns)}")
-    if not mapping:
-        return rel
-    targets = [mapping.get(c, c) for c in rel.columns]
-    clash = sorted({t for t in targets if targets.count(t) > 1})
-    if clash:
-        raise DataValidationError(table, clash[0], "two source columns map onto the same name",
-                                  f"mapping: {dict(mapping)}")
-    return engine.rename(rel, dict(mapping))
-
-
-def _canonical_values(frame: nw.LazyFrame, schema: TableSchema,
-                      event_types: Mapping[str, str] | None) -> nw.LazyFrame:
-    cols = frame.collect_schema().names()
-    if schema is TRANSACTIONS:
-        if "is_return" in cols:
-            frame = frame.with_columns(is_return=nw.col("is_return").fill_null(False),
-                                       amount=nw.col("amount").abs())
-        else:
-            frame = frame.with_columns(is_return=nw.lit(False))
-    if schema is INTERACTIONS:
-        frame = frame.with_columns(event_type=nw.col("event_type").str.strip_chars())
+def _before_checks(frame: nw.LazyFrame, table: str, event_types: Mapping[str, str]) -> nw.LazyFrame:
+    """Values the rules read: `is_return` present, event types trimmed and mapped."""
+    if table == "transactions" and "is_return" not in frame.collect_schema().names():
+        return frame.with_columns(is_return=nw.lit(False))
+    if table == "interactions":
+        event = nw.col("event_type").str.strip_chars()
         if event_types:
-            frame = frame.with_columns(
-                event_type=nw.col("event_type").replace_strict(
-                    dict(event_types), default=nw.col("event_type"), return_dtype=nw.String))
+            event = event.replace_strict(dict(event_types), default=event, return_dtype=nw.String)
+        return frame.with_columns(event_type=event)
     return frame
 
 
-def _align_id_types(rels: dict[str, duckdb.DuckDBPyRelation]) -> dict[str, duckdb.DuckDBPyRelation]:
-    types = {n: engine.column_types(r)["customer_id"] for n, r in rels.items()}
-    if len(set(types.values())) <= 1:
-        return rels
-    return {n: engine.cast_ids_to_text(r) for n, r in rels.items()}
+def _after_checks(frame: nw.LazyFrame, table: str, parsed: Mapping[str, Any]) -> nw.LazyFrame:
+    """Drop the raw text copies; unknown `is_return` is False; returns get amounts >= 0."""
+    frame = frame.drop([engine.RAW_PREFIX + c for c in parsed])
+    if table == "transactions":
+        # Validation let negative values through on returns only.
+        signed = [c for c in ("amount", "quantity") if c in frame.collect_schema().names()]
+        frame = frame.with_columns(
+            nw.col("is_return").fill_null(False), *(nw.col(c).abs() for c in signed)
+        )
+    return frame
+
+
+def _check_mapping(mapping: Any) -> dict[str, dict[str, str]]:
+    """The `mapping` argument as plain dicts, after checking its shape and table names."""
+    if mapping is None:
+        return {}
+    if not isinstance(mapping, Mapping):
+        raise ParameterError(
+            f"mapping must be a dict of table name -> {{source column: canonical column}}, "
+            f"got {type(mapping).__name__}"
+        )
+    unknown = sorted(str(name) for name in mapping if name not in SCHEMAS)
+    if unknown:
+        raise DataValidationError(
+            unknown[0],
+            None,
+            "mapping names an unknown table",
+            f"tables are {sorted(SCHEMAS)}; fix the keys of `mapping`",
+        )
+    for name, renames in mapping.items():
+        if not isinstance(renames, Mapping) or not all(
+            isinstance(k, str) and isinstance(v, str) for k, v in renames.items()
+        ):
+            raise ParameterError(
+                f"mapping for table '{name}' must be a dict of source column -> canonical "
+                f"column (strings), got {renames!r}"
+            )
+    return {name: dict(renames) for name, renames in mapping.items()}
+
+
+def _checked_renames(
+    columns: list[str], mapping: Mapping[str, str], schema: TableSchema
+) -> dict[str, str]:
+    """The renames of one table, after checking them against its source columns and schema."""
+    table = schema.name
+    for source, target in mapping.items():
+        if source not in columns:
+            raise DataValidationError(
+                table,
+                source,
+                "mapped column not found in the source",
+                f"columns present: {columns}\nhint: fix the key '{source}' in mapping['{table}']",
+            )
+        if not schema.keep_extra and target not in schema.names:
+            raise DataValidationError(
+                table,
+                target,
+                "mapping targets a column that is not in the contract",
+                f"canonical columns are {list(schema.names)}\n"
+                f"hint: fix the value for '{source}' in mapping['{table}']",
+            )
+    targets = [mapping.get(c, c) for c in columns]
+    for target in dict.fromkeys(targets):
+        sources = [c for c, t in zip(columns, targets, strict=True) if t == target]
+        if len(sources) > 1:
+            raise DataValidationError(
+                table,
+                target,
+                "two source columns map onto the same name",
+                f"source columns {sources} would all be called '{target}'\n"
+                "hint: map only one of them, or drop the others before loading",
+            )
+    return {s: t for s, t in mapping.items() if s != t}
+
+
+def _check_event_types(event_types: Any) -> dict[str, str]:
+    """The `event_types` argument as a plain dict of trimmed strings."""
+    if event_types is None:
+        return {}
+    if not isinstance(event_types, Mapping) or not all(
+        isinstance(k, str) and isinstance(v, str) and v.strip() for k, v in event_types.items()
+    ):
+        raise ParameterError(
+            "event_types must be a dict of your event type -> canonical event type (non-empty "
+            f"strings), got {event_types!r}"
+        )
+    return {k.strip(): v.strip() for k, v in event_types.items()}
+
+
+def _scope(plausible_range: Any) -> Scope:
+    """The plausible time range, with defaults for missing ends."""
+    default_latest = dt.datetime.now(dt.UTC).replace(tzinfo=None) + dt.timedelta(days=1)
+    if plausible_range is None:
+        return Scope(DEFAULT_EARLIEST, default_latest)
+    try:
+        low, high = plausible_range
+        earliest = DEFAULT_EARLIEST if low is None else _naive_utc(low)
+        latest = default_latest if high is None else _naive_utc(high)
+    except (TypeError, ValueError) as exc:
+        raise ParameterError(
+            f"plausible_range must be (earliest, latest) as datetimes or date strings, "
+            f"got {plausible_range!r} ({exc})"
+        ) from None
+    if not earliest < latest:
+        raise ParameterError(
+            f"plausible_range must have earliest < latest, got {plausible_range!r}"
+        )
+    return Scope(earliest, latest)
+
+
+def _naive_utc(value: Any) -> dt.datetime:
+    """A datetime or date string as a naive UTC datetime."""
+    ts = pd.Timestamp(value)
+    if pd.isna(ts):
+        raise ValueError("not a time")
+    if ts.tzinfo is not None:
+        ts = ts.tz_convert("UTC").tz_localize(None)
+    return ts.to_pydatetime()

@@ -1,22 +1,24 @@
-"""Validation at the edge: each rule is a narwhals predicate that marks offending rows.
+"""Validation at the edge: the declared rules of the data contract, counted in one pass.
 
-All rules of a table are counted in one pass; the first rule that fails raises a
-`DataValidationError` naming the table, the column, the rule and up to five offending rows.
+Each rule marks the rows that break it with a narwhals predicate. All rules of a table are
+counted in a single aggregate query; offending rows are fetched only for a failing rule, and
+the first failing rule raises a `DataValidationError` naming the table, the column, the rule
+and up to five offending rows.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import warnings
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 import narwhals as nw
 import pandas as pd
 
-from cxml.data.contract import SURVEY_RANGES, TableSchema
-from cxml.data.engine import RAW_PREFIX, collect
+from cxml.data.contract import SURVEY_RANGES, Kind, TableSchema
+from cxml.data.engine import RAW_PREFIX, TZ_SUFFIX, collect, distinct
 from cxml.errors import DataValidationError
 
 DuplicatePolicy = Literal["error", "keep", "drop"]
@@ -28,156 +30,360 @@ class DataQualityWarning(UserWarning):
 
 
 @dataclass(frozen=True)
-class Rule:
-    """A named check: rows where `offending` is true break it."""
+class Scope:
+    """What rules depend on besides the rows: the plausible time range (naive UTC)."""
 
+    earliest: dt.datetime
+    latest: dt.datetime
+
+
+@dataclass(frozen=True)
+class Rule:
+    """A named check on one column; rows where `offending` is true break it.
+
+    `description` may use ``{earliest}`` and ``{latest}``. A rule is skipped when its column or
+    one of `reads` is absent. With `conflicts_with`, the rule fails only when rows of both
+    kinds exist (e.g. timestamps with and without a time zone).
+    """
+
+    tables: tuple[str, ...]
     column: str
     description: str
-    offending: Callable[[list[str]], nw.Expr]
+    offending: Callable[[Scope], nw.Expr]
     hint: str = ""
+    reads: tuple[str, ...] = ()
+    conflicts_with: Callable[[Scope], nw.Expr] | None = None
+
+    def text(self, scope: Scope) -> str:
+        """The description with the time range filled in."""
+        return self.description.format(
+            earliest=f"{scope.earliest:%Y-%m-%d}", latest=f"{scope.latest:%Y-%m-%d}"
+        )
 
 
-def _is_bad_float(col: str) -> nw.Expr:
-    c = nw.col(col)
-    return c.is_null() | c.is_nan() | ~c.is_finite()
+def _not_finite(column: str) -> nw.Expr:
+    c = nw.col(column)
+    return c.is_nan() | ~c.is_finite()
 
 
-def rules_for(schema: TableSchema, columns: Sequence[str], time_range: tuple[dt.datetime, dt.datetime]) -> list[Rule]:
-    """The ordered rules that apply to a table with these (coerced) columns."""
-    rules: list[Rule] = []
-    for col in columns:
-        if col.startswith(RAW_PREFIX):
-            target = col[len(RAW_PREFIX):]
-            kind = schema.column(target).kind
-            rules.append(Rule(
-                target, f"unparseable values: expected {kind}",
-                lambda cols, c=col, t=target: ~nw.col(c).is_null() & nw.col(t).is_null(),
-                "fix or drop these values before loading",
-            ))
-    rules.append(Rule("customer_id", "null customer ids", lambda cols: nw.col("customer_id").is_null()))
-    if "timestamp" in columns:
-        rules.append(Rule("timestamp", "null timestamps", lambda cols: nw.col("timestamp").is_null()))
-        lo, hi = time_range
-        rules.append(Rule(
-            "timestamp", f"timestamps outside the plausible range [{lo:%Y-%m-%d}, {hi:%Y-%m-%d}]",
-            lambda cols: (nw.col("timestamp") < lo) | (nw.col("timestamp") > hi),
-            "check the unit or format of the timestamps, or widen `plausible_range`",
-        ))
-    if "signup_date" in columns:
-        lo, hi = time_range
-        rules.append(Rule(
-            "signup_date", f"signup dates outside the plausible range [{lo:%Y-%m-%d}, {hi:%Y-%m-%d}]",
-            lambda cols: (nw.col("signup_date") < lo) | (nw.col("signup_date") > hi),
-        ))
-    if schema.name == "transactions":
-        rules.append(Rule("amount", "amounts must be finite numbers (no null, NaN or inf)",
-                          lambda cols: _is_bad_float("amount")))
-        rules.append(Rule(
-            "amount", "negative amounts must be flagged as returns",
-            lambda cols: (nw.col("amount") < 0) & (~nw.col("is_return").fill_null(False)
-                                                   if "is_return" in cols else nw.lit(True)),
-            "set is_return=True on refund lines (their amount may be given as negative or positive)",
-        ))
-        for opt in ("quantity", "discount"):
-            if opt in columns:
-                rules.append(Rule(opt, f"{opt} must be a finite number >= 0 where given", 
-                                  lambda cols, o=opt: ~nw.col(o).is_null() & (nw.col(o).is_nan() | ~nw.col(o).is_finite() | (nw.col(o) < 0))))
-    if schema.name == "interactions":
-        rules.append(Rule("event_type", "null or empty event types",
-                          lambda cols: nw.col("event_type").is_null() | (nw.col("event_type").str.strip_chars() == "")))
-        if "value" in columns:
-            rules.append(Rule("value", "values must be finite where given",
-                              lambda cols: ~nw.col("value").is_null() & (nw.col("value").is_nan() | ~nw.col("value").is_finite())))
-            for etype, (lo_v, hi_v) in SURVEY_RANGES.items():
-                rules.append(Rule(
-                    "value", f"'{etype}' answers must lie in [{lo_v:g}, {hi_v:g}]",
-                    lambda cols, e=etype, a=lo_v, b=hi_v: (nw.col("event_type") == e) & (
-                        nw.col("value").is_null() | (nw.col("value") < a) | (nw.col("value") > b)),
-                ))
+def _is_return() -> nw.Expr:
+    return nw.col("is_return").fill_null(False)
+
+
+def _given_and_not_finite(column: str) -> nw.Expr:
+    return ~nw.col(column).is_null() & _not_finite(column)
+
+
+def _mixed_time_zones(column: str, tables: tuple[str, ...]) -> Rule:
+    raw = nw.col(RAW_PREFIX + column)
+    with_zone = raw.str.contains(TZ_SUFFIX)
+    return Rule(
+        tables,
+        column,
+        "mixed time zones: some values carry a UTC offset or zone, others do not",
+        lambda _: ~raw.is_null() & ~with_zone,
+        "give every value an offset (converted to UTC) or none (taken as UTC)",
+        reads=(RAW_PREFIX + column,),
+        conflicts_with=lambda _: ~raw.is_null() & with_zone,
+    )
+
+
+def _time_range(column: str, label: str, tables: tuple[str, ...]) -> Rule:
+    c = nw.col(column)
+    return Rule(
+        tables,
+        column,
+        f"{label} outside the plausible range [{{earliest}}, {{latest}}]",
+        lambda s: (c < s.earliest) | (c > s.latest),
+        "check the unit and format of the values, or widen `plausible_range`",
+    )
+
+
+def _survey_range(event_type: str, low: float, high: float) -> Rule:
+    value = nw.col("value")
+    return Rule(
+        ("interactions",),
+        "value",
+        f"'{event_type}' answers must be given and lie in [{low:g}, {high:g}]",
+        lambda _: (
+            (nw.col("event_type") == event_type)
+            & (value.is_null() | (value < low) | (value > high))
+        ),
+        "check the survey scale, or map this event onto another event type",
+    )
+
+
+_EVENTS = ("transactions", "interactions")
+_ALL = ("transactions", "interactions", "customers")
+
+#: The contract's rules, in the order they are reported (after unparseable values).
+RULES: tuple[Rule, ...] = (
+    Rule(
+        _ALL,
+        "customer_id",
+        "null or blank customer ids",
+        lambda _: nw.col("customer_id").is_null(),
+        "every row needs a customer id; drop or fill these rows",
+    ),
+    Rule(
+        _EVENTS,
+        "timestamp",
+        "null timestamps",
+        lambda _: nw.col("timestamp").is_null(),
+        "every event needs a time; drop or fill these rows",
+    ),
+    _mixed_time_zones("timestamp", _EVENTS),
+    _time_range("timestamp", "timestamps", _EVENTS),
+    _mixed_time_zones("signup_date", ("customers",)),
+    _time_range("signup_date", "signup dates", ("customers",)),
+    Rule(
+        ("transactions",),
+        "amount",
+        "amounts must be finite numbers (no null, NaN or inf)",
+        lambda _: nw.col("amount").is_null() | _not_finite("amount"),
+        "drop these rows or fill in the amount",
+    ),
+    Rule(
+        ("transactions",),
+        "amount",
+        "negative amounts must be flagged as returns",
+        lambda _: (nw.col("amount") < 0) & ~_is_return(),
+        "set is_return=True on refund lines (their amount may be negative or positive)",
+        reads=("is_return",),
+    ),
+    Rule(
+        ("transactions",),
+        "quantity",
+        "quantities must be finite and >= 0 where given (negative only on returns)",
+        lambda _: _given_and_not_finite("quantity") | ((nw.col("quantity") < 0) & ~_is_return()),
+        "set is_return=True on returned lines, or fix the quantity",
+        reads=("is_return",),
+    ),
+    Rule(
+        ("transactions",),
+        "discount",
+        "discounts must be finite and >= 0 where given",
+        lambda _: _given_and_not_finite("discount") | (nw.col("discount") < 0),
+        "give discounts as the positive amount taken off the line",
+    ),
+    Rule(
+        ("interactions",),
+        "event_type",
+        "null or blank event types",
+        lambda _: nw.col("event_type").is_null() | (nw.col("event_type") == ""),
+        "every interaction needs an event type; see cxml.data.EVENT_TYPES",
+    ),
+    Rule(
+        ("interactions",),
+        "value",
+        "values must be finite where given (no NaN or inf)",
+        lambda _: _given_and_not_finite("value"),
+        "leave the value empty (null) when there is none",
+    ),
+    *(_survey_range(event, low, high) for event, (low, high) in SURVEY_RANGES.items()),
+)
+
+_PARSE_HINTS: dict[Kind, str] = {
+    "id": "ids given as numbers must be whole numbers; pass other ids as text",
+    "float": "write plain numbers such as 12.5 (no currency signs or thousands separators)",
+    "bool": "write true/false or 1/0",
+    "timestamp": "write ISO 8601 (2024-03-01, 2024-03-01T12:30:00+01:00) or pass datetimes",
+}
+
+
+def _unparseable(table: str, column: str, kind: Kind) -> Rule:
+    raw = nw.col(RAW_PREFIX + column)
+    return Rule(
+        (table,),
+        column,
+        f"unparseable values: expected {kind}",
+        lambda _: ~raw.is_null() & nw.col(column).is_null(),
+        _PARSE_HINTS[kind],
+        reads=(RAW_PREFIX + column,),
+    )
+
+
+def rules_for(
+    schema: TableSchema, columns: Sequence[str], parsed: Mapping[str, Kind]
+) -> list[Rule]:
+    """The ordered rules for a table with these columns; `parsed` are columns cast from text."""
+    rules = [_unparseable(schema.name, col, kind) for col, kind in parsed.items()]
+    rules += [
+        r
+        for r in RULES
+        if schema.name in r.tables and all(c in columns for c in (r.column, *r.reads))
+    ]
     return rules
 
 
-def _examples(frame: nw.LazyFrame, predicate: nw.Expr) -> str:
-    rows = collect(frame.filter(predicate).head(MAX_EXAMPLES))
-    rows = rows[[c for c in rows.columns if not c.startswith(RAW_PREFIX)] + [c for c in rows.columns if c.startswith(RAW_PREFIX)]]
+def _count(predicate: nw.Expr) -> nw.Expr:
+    return predicate.fill_null(False).cast(nw.Int64).sum()
+
+
+def check_rules(
+    frame: nw.LazyFrame,
+    rules: Sequence[Rule],
+    scope: Scope,
+    table: str,
+    summary: Mapping[str, nw.Expr] | None = None,
+) -> dict[str, Any]:
+    """Count every rule in one aggregate query and raise on the first that fails.
+
+    Also raises when the table has no rows. `summary` names further aggregates computed in
+    the same pass; their values are returned.
+    """
+    summary = dict(summary or {})
+    exprs = [nw.len().alias("__rows"), *(e.alias(k) for k, e in summary.items())]
+    for i, rule in enumerate(rules):
+        exprs.append(_count(rule.offending(scope)).alias(f"__rule{i}"))
+        if rule.conflicts_with is not None:
+            exprs.append(_count(rule.conflicts_with(scope)).alias(f"__conflict{i}"))
+    row = collect(frame.select(exprs)).iloc[0]
+    if not _as_int(row["__rows"]):
+        raise DataValidationError(table, None, "the table is empty", "pass at least one row")
+    failing = [
+        (rule, _as_int(row[f"__rule{i}"]))
+        for i, rule in enumerate(rules)
+        if _as_int(row[f"__rule{i}"])
+        and (rule.conflicts_with is None or _as_int(row[f"__conflict{i}"]))
+    ]
+    if failing:
+        raise _failure(frame, failing, scope, table)
+    return {k: row[k] for k in summary}
+
+
+def _failure(
+    frame: nw.LazyFrame, failing: Sequence[tuple[Rule, int]], scope: Scope, table: str
+) -> DataValidationError:
+    """The error for the first failing rule, with its offending rows fetched now."""
+    rule, n = failing[0]
+    columns = _example_columns(frame, rule)
+    detail = f"{n} offending row(s); first {min(n, MAX_EXAMPLES)}:\n"
+    detail += _examples(frame, rule.offending(scope), columns)
+    if rule.conflicts_with is not None:
+        detail += "\nconflicting with rows such as:\n"
+        detail += _examples(frame, rule.conflicts_with(scope), columns, limit=1)
+    if rule.hint:
+        detail += f"\nhint: {rule.hint}"
+    # Rules on the same column mostly repeat the first (an unparseable amount is null).
+    others = [(r, k) for r, k in failing if r.column != rule.column]
+    if others:
+        also = "; ".join(f"{r.column}: {r.text(scope)} ({k} rows)" for r, k in others)
+        detail += f"\nalso failing: {also}"
+    return DataValidationError(table, rule.column, rule.text(scope), detail)
+
+
+def _as_int(value: Any) -> int:
+    return 0 if pd.isna(value) else int(value)
+
+
+def _example_columns(frame: nw.LazyFrame, rule: Rule) -> list[str]:
+    present = frame.collect_schema().names()
+    wanted = ["customer_id", "timestamp", "event_type", rule.column, *rule.reads]
+    return [c for c in dict.fromkeys(wanted) if c in present]
+
+
+def _examples(
+    frame: nw.LazyFrame, predicate: nw.Expr, columns: Sequence[str], limit: int = MAX_EXAMPLES
+) -> str:
+    rows = collect(frame.filter(predicate.fill_null(False)).select(columns).head(limit))
+    return _render(rows)
+
+
+def _render(rows: pd.DataFrame) -> str:
     with pd.option_context("display.width", 160, "display.max_columns", 20):
         return rows.to_string(index=False)
 
 
-def check_rules(frame: nw.LazyFrame, rules: Sequence[Rule], table: str) -> None:
-    """Count every rule in one pass and raise on the first one that fails."""
-    cols = frame.collect_schema().names()
-    exprs = [r.offending(cols).fill_null(False).cast(nw.Int64).sum().alias(f"r{i}") for i, r in enumerate(rules)]
-    counts = collect(frame.select(exprs)).iloc[0]
-    for i, rule in enumerate(rules):
-        n = int(counts[f"r{i}"])
-        if n:
-            detail = f"{n} offending row(s); first {min(n, MAX_EXAMPLES)}:\n" + _examples(frame, rules[i].offending(cols).fill_null(False))
-            if rule.hint:
-                detail += f"\nhint: {rule.hint}"
-            raise DataValidationError(table, rule.column, rule.description, detail)
-
-
-def check_not_empty(frame: nw.LazyFrame, table: str) -> int:
-    n = int(collect(frame.select(nw.len())).iloc[0, 0])
-    if n == 0:
-        raise DataValidationError(table, None, "the table is empty", "pass at least one row")
-    return n
-
-
-def check_required(columns: Sequence[str], schema: TableSchema, table: str) -> None:
+def check_required(columns: Sequence[str], schema: TableSchema) -> None:
+    """Raise when a required column is missing, suggesting a mapping for near-matches."""
     missing = [c for c in schema.required if c not in columns]
-    if missing:
+    if not missing:
+        return
+    near = {
+        src: target
+        for target in missing
+        for src in columns
+        if _loose(src) == _loose(target) or _loose(src) in _ALIASES.get(target, ())
+    }
+    hint = (
+        f"pass mapping={{'{schema.name}': {near}}}"
+        if near
+        else f"map your columns onto the contract with mapping={{'{schema.name}': {{...}}}}"
+    )
+    raise DataValidationError(
+        schema.name,
+        missing[0],
+        f"missing required column(s) {missing}",
+        f"columns present: {list(columns)}\nhint: {hint}",
+    )
+
+
+_ALIASES = {
+    "customer_id": ("customer", "customerid", "cust", "custid", "clientid", "userid"),
+    "timestamp": ("ts", "time", "date", "datetime", "eventtime", "orderdate", "invoicedate"),
+    "amount": ("value", "revenue", "total", "price", "sales"),
+    "event_type": ("event", "type", "eventname"),
+}
+
+
+def _loose(name: str) -> str:
+    return "".join(ch for ch in name.lower() if ch.isalnum())
+
+
+def apply_duplicate_policy(
+    frame: nw.LazyFrame, policy: DuplicatePolicy, table: str
+) -> nw.LazyFrame:
+    """Raise on, drop or keep rows that are exact copies of another row."""
+    if policy == "keep":
+        return frame
+    extra, examples = _repeats(frame, frame.collect_schema().names())
+    if not extra:
+        return frame
+    if policy == "drop":
+        return distinct(frame)
+    raise DataValidationError(
+        table,
+        None,
+        "duplicate rows",
+        f"{extra} row(s) repeat another row exactly; repeated rows:\n{examples}\n"
+        "hint: pass duplicates='drop' to drop exact copies, or duplicates='keep' if repeated "
+        "identical lines are genuine",
+    )
+
+
+def check_unique(frame: nw.LazyFrame, column: str, table: str) -> None:
+    """Raise when a value of `column` occurs on more than one row."""
+    extra, examples = _repeats(frame, [column])
+    if extra:
         raise DataValidationError(
-            table, missing[0], f"missing required column(s) {missing}",
-            f"columns present: {list(columns)}; map yours onto the contract with `mapping=`",
+            table,
+            column,
+            f"duplicate {column}s: each may occur on one row only",
+            f"{extra} row(s) repeat a {column}; repeated values:\n{examples}\n"
+            "hint: keep one row per customer",
         )
 
 
-_OFFSET = r"\d:\d\d(:\d\d(\.\d+)?)?\s*(Z|z|UTC|[+-]\d\d(:?\d\d)?)$"
-
-
-def check_mixed_time_zones(frame: nw.LazyFrame, table: str, column: str) -> None:
-    """Timestamp strings must all carry a UTC offset, or none."""
-    raw = RAW_PREFIX + column
-    has_tz = nw.col(raw).str.strip_chars().str.contains(_OFFSET)
-    counts = collect(frame.filter(~nw.col(raw).is_null()).select(
-        has_tz.cast(nw.Int64).sum().alias("tz"), (~has_tz).cast(nw.Int64).sum().alias("naive")
-    )).iloc[0]
-    if int(counts["tz"]) and int(counts["naive"]):
-        detail = "rows with an offset:\n" + _examples(frame.select(column, raw), has_tz) + "\nrows without:\n" + _examples(frame.select(column, raw), ~has_tz & ~nw.col(raw).is_null())
-        raise DataValidationError(table, column, "mixed time zones: some timestamps carry a UTC offset, others do not",
-                                  detail + "\nhint: give every timestamp an offset, or none (naive = UTC)")
-
-
-def handle_duplicates(frame: nw.LazyFrame, policy: DuplicatePolicy, table: str, key: Sequence[str] | None = None) -> nw.LazyFrame:
-    """Apply the duplicate policy; `key` restricts the check to those columns (then always an error)."""
-    cols = [c for c in frame.collect_schema().names() if not c.startswith(RAW_PREFIX)]
-    subset = list(key) if key else cols
-    if policy == "keep" and not key:
-        return frame
-    dups = frame.group_by(subset).agg(nw.len().alias("__copies")).filter(nw.col("__copies") > 1)
-    n = int(collect(dups.select(nw.len())).iloc[0, 0])
-    if not n:
-        return frame
-    if key or policy == "error":
-        rows = collect(dups.sort(subset).head(MAX_EXAMPLES))
-        what = f"duplicate {key}" if key else "duplicate rows"
-        hint = ("one row per customer is allowed" if key else
-                "pass duplicates='drop' to drop exact copies, or duplicates='keep' if repeated identical lines are genuine")
-        raise DataValidationError(table, key[0] if key else None, f"{what}: {n} distinct row(s) occur more than once",
-                                  rows.to_string(index=False) + f"\nhint: {hint}")
-    return frame.unique(subset=cols, keep="any")
+def _repeats(frame: nw.LazyFrame, subset: list[str]) -> tuple[int, str]:
+    """How many rows repeat an earlier one on `subset`; examples only when there are any."""
+    groups = frame.group_by(subset).agg(nw.len().alias("copies")).filter(nw.col("copies") > 1)
+    extra = _as_int(collect(groups.select((nw.col("copies") - 1).sum())).iloc[0, 0])
+    if not extra:
+        return 0, ""
+    return extra, _render(collect(groups.sort(subset).head(MAX_EXAMPLES)))
 
 
 def report_orphans(interactions: nw.LazyFrame, known: nw.LazyFrame) -> str | None:
-    """Warn (not fail) when interaction ids never occur in transactions or customers."""
+    """Warn (not fail) when interaction ids occur in neither transactions nor customers."""
     orphans = interactions.select("customer_id").unique().join(known, on="customer_id", how="anti")
-    n = int(collect(orphans.select(nw.len())).iloc[0, 0])
+    n = _as_int(collect(orphans.select(nw.len())).iloc[0, 0])
     if not n:
         return None
     sample = collect(orphans.sort("customer_id").head(MAX_EXAMPLES))["customer_id"].tolist()
-    message = (f"table 'interactions', column 'customer_id': {n} customer id(s) occur in interactions "
-               f"but in neither transactions nor customers (kept), e.g. {sample}")
+    message = (
+        f"table 'interactions', column 'customer_id': {n} customer id(s) occur in interactions "
+        f"but in neither transactions nor customers (kept), e.g. {sample}"
+    )
     warnings.warn(message, DataQualityWarning, stacklevel=3)
     return message
