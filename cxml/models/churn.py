@@ -1,0 +1,275 @@
+"""`ChurnModel`: calibrated LightGBM churn probabilities, validated on a later cut-off."""
+
+from __future__ import annotations
+
+import warnings
+from numbers import Integral, Real
+from typing import Any, ClassVar, Literal
+
+import lightgbm as lgb
+import numpy as np
+import pandas as pd
+from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.calibration import CalibratedClassifierCV
+from sklearn.frozen import FrozenEstimator
+from sklearn.metrics import log_loss
+from sklearn.model_selection import StratifiedKFold
+from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils.multiclass import check_classification_targets
+from sklearn.utils.validation import check_is_fitted, column_or_1d, validate_data
+
+Calibration = Literal["auto", "isotonic", "sigmoid", "none"]
+
+
+class ChurnModel(ClassifierMixin, BaseEstimator):
+    """LightGBM churn classifier with early stopping and probability calibration on a
+    time-based validation slice.
+
+    The validation slice is the latest cut-off of a training frame (rows whose
+    `time_column` equals its maximum), never a random split: the booster is early-stopped
+    on it and a calibrator is fitted on it, so that a predicted 0.3 means 30 % of such
+    customers churn. Without a time column (plain arrays) the last `validation_fraction` of
+    rows, in the order given, is the validation slice.
+
+    Parameters
+    ----------
+    n_estimators : int, default=1000
+        Upper bound on boosting rounds; early stopping picks the number used.
+    learning_rate : float, default=0.05
+    num_leaves : int, default=31
+    min_child_samples : int, default=20
+    reg_lambda : float, default=0.0
+        L2 regularisation of leaf values.
+    colsample_bytree : float, default=1.0
+    early_stopping_rounds : int, default=50
+    validation_fraction : float, default=0.2
+        Share of rows used for validation when there is no time column.
+    calibration : {"auto", "isotonic", "sigmoid", "none"}, default="auto"
+        "auto" picks isotonic or sigmoid by 2-fold cross-validated log loss on the
+        validation slice.
+    time_column : str, default="cutoff"
+        Column holding each row's cut-off; it is used for the split, never as a feature.
+    random_state : int, default=0
+    n_jobs : int or None, default=None
+        LightGBM threads (None: LightGBM's default).
+
+    Attributes
+    ----------
+    classes_ : ndarray of shape (2,)
+    booster_ : lightgbm.LGBMClassifier
+        The early-stopped, uncalibrated booster.
+    calibrator_ : CalibratedClassifierCV or None
+    calibration_ : str
+        The calibration method used.
+    best_iteration_ : int
+    feature_names_in_ : ndarray of str
+    n_features_in_ : int
+    feature_importances_ : pandas.Series
+        Total gain per feature.
+    validation_cutoff_ : object or None
+        The cut-off used for validation, when there was a time column.
+
+    Examples
+    --------
+    >>> from cxml.models import ChurnModel
+    >>> model = ChurnModel().fit(training_frame[features + ["cutoff"]],
+    ...                          training_frame["churned"])  # doctest: +SKIP
+    >>> model.predict_proba(snapshot[features])[:, 1]  # doctest: +SKIP
+    """
+
+    _parameter_constraints: ClassVar[dict[str, list[Any]]] = {
+        "n_estimators": [Interval(Integral, 1, None, closed="left")],
+        "learning_rate": [Interval(Real, 0, None, closed="neither")],
+        "num_leaves": [Interval(Integral, 2, None, closed="left")],
+        "min_child_samples": [Interval(Integral, 1, None, closed="left")],
+        "reg_lambda": [Interval(Real, 0, None, closed="left")],
+        "colsample_bytree": [Interval(Real, 0, 1, closed="right")],
+        "early_stopping_rounds": [Interval(Integral, 1, None, closed="left")],
+        "validation_fraction": [Interval(Real, 0, 1, closed="neither")],
+        "calibration": [StrOptions({"auto", "isotonic", "sigmoid", "none"})],
+        "time_column": [str],
+        "random_state": ["random_state"],
+        "n_jobs": [Integral, None],
+    }
+
+    def __init__(
+        self,
+        n_estimators: int = 1000,
+        learning_rate: float = 0.05,
+        num_leaves: int = 31,
+        min_child_samples: int = 20,
+        reg_lambda: float = 0.0,
+        colsample_bytree: float = 1.0,
+        early_stopping_rounds: int = 50,
+        validation_fraction: float = 0.2,
+        calibration: Calibration = "auto",
+        time_column: str = "cutoff",
+        random_state: int | None = 0,
+        n_jobs: int | None = None,
+    ) -> None:
+        self.n_estimators = n_estimators
+        self.learning_rate = learning_rate
+        self.num_leaves = num_leaves
+        self.min_child_samples = min_child_samples
+        self.reg_lambda = reg_lambda
+        self.colsample_bytree = colsample_bytree
+        self.early_stopping_rounds = early_stopping_rounds
+        self.validation_fraction = validation_fraction
+        self.calibration = calibration
+        self.time_column = time_column
+        self.random_state = random_state
+        self.n_jobs = n_jobs
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.allow_nan = True
+        tags.input_tags.categorical = True
+        tags.classifier_tags.multi_class = False
+        return tags
+
+    # -- input handling -------------------------------------------------------------------
+
+    def _frame(self, X: Any, *, reset: bool) -> tuple[pd.DataFrame, pd.Series | None]:
+        """Validate X and return it as a feature DataFrame plus the time column, if any."""
+        time = None
+        if isinstance(X, pd.DataFrame):
+            if self.time_column in X.columns:
+                time = X[self.time_column]
+                X = X.drop(columns=self.time_column)
+            validate_data(self, X, reset=reset, skip_check_array=True)
+            frame = X.copy()
+            if frame.shape[0] < 1 or frame.shape[1] < 1:
+                raise ValueError(
+                    f"Found array with shape {frame.shape}; at least 1 sample and "
+                    "1 feature are required."
+                )
+            for col in frame.columns:
+                if frame[col].dtype == object or pd.api.types.is_string_dtype(frame[col]):
+                    frame[col] = frame[col].astype("category")
+        else:
+            array = validate_data(
+                self, X, reset=reset, ensure_all_finite="allow-nan", dtype=np.float64
+            )
+            frame = pd.DataFrame(array, columns=[f"x{i}" for i in range(array.shape[1])])
+        if reset:
+            self.categories_ = {
+                c: frame[c].cat.categories
+                for c in frame.columns
+                if isinstance(frame[c].dtype, pd.CategoricalDtype)
+            }
+        else:
+            for col, cats in self.categories_.items():
+                frame[col] = pd.Categorical(frame[col], categories=cats)
+        frame.columns = [str(c) for c in frame.columns]
+        return frame, time
+
+    def _split(self, n: int, time: pd.Series | None) -> np.ndarray:
+        """Boolean mask of validation rows: the latest cut-off, else the last rows."""
+        self.validation_cutoff_ = None
+        if time is not None and time.nunique() > 1:
+            self.validation_cutoff_ = time.max()
+            return (time == self.validation_cutoff_).to_numpy()
+        n_val = max(1, round(n * self.validation_fraction))
+        mask = np.zeros(n, dtype=bool)
+        mask[n - n_val :] = True
+        return mask
+
+    # -- fitting --------------------------------------------------------------------------
+
+    def fit(self, X: Any, y: Any) -> ChurnModel:
+        """Fit the booster on earlier rows and calibrate it on the validation slice."""
+        self._validate_params()
+        frame, time = self._frame(X, reset=True)
+        y = column_or_1d(np.asarray(y), warn=True)
+        if len(y) != len(frame):
+            raise ValueError(f"X has {len(frame)} rows but y has {len(y)}")
+        check_classification_targets(y)
+        self.classes_, target = np.unique(y, return_inverse=True)
+        if len(self.classes_) != 2:
+            raise ValueError(
+                "Only binary classification is supported. ChurnModel needs both churned and "
+                f"retained customers in y; got {len(self.classes_)} class(es)."
+            )
+        val = self._split(len(frame), time)
+        if val.all():
+            val[: len(val) // 2] = False
+        train = ~val
+        self.booster_ = lgb.LGBMClassifier(
+            n_estimators=self.n_estimators,
+            learning_rate=self.learning_rate,
+            num_leaves=self.num_leaves,
+            min_child_samples=self.min_child_samples,
+            reg_lambda=self.reg_lambda,
+            colsample_bytree=self.colsample_bytree,
+            random_state=self.random_state,
+            n_jobs=self.n_jobs,
+            verbose=-1,
+        )
+        self.booster_.fit(
+            frame[train],
+            target[train],
+            eval_X=(frame[val],),
+            eval_y=(target[val],),
+            callbacks=[lgb.early_stopping(self.early_stopping_rounds, verbose=False)],
+        )
+        self.best_iteration_ = int(self.booster_.best_iteration_ or self.n_estimators)
+        self.calibration_, self.calibrator_ = self._calibrate(frame[val], target[val])
+        self.feature_importances_ = pd.Series(
+            self.booster_.booster_.feature_importance("gain"), index=frame.columns, name="gain"
+        ).sort_values(ascending=False)
+        return self
+
+    def _calibrate(
+        self, X_val: pd.DataFrame, y_val: np.ndarray
+    ) -> tuple[str, CalibratedClassifierCV | None]:
+        if self.calibration == "none" or np.bincount(y_val, minlength=2).min() < 2:
+            return "none", None
+        method = self.calibration
+        if method == "auto":
+            method = self._choose_calibration(X_val, y_val)
+        calibrator = CalibratedClassifierCV(FrozenEstimator(self.booster_), method=method, cv=2)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)
+            calibrator.fit(X_val, y_val)
+        return method, calibrator
+
+    def _choose_calibration(self, X_val: pd.DataFrame, y_val: np.ndarray) -> str:
+        """Isotonic or sigmoid, whichever has the lower 2-fold log loss on validation."""
+        if np.bincount(y_val, minlength=2).min() < 4:
+            return "sigmoid"
+        folds = StratifiedKFold(2, shuffle=True, random_state=self.random_state)
+        losses = {}
+        for method in ("isotonic", "sigmoid"):
+            p = np.empty(len(y_val))
+            for fit_idx, test_idx in folds.split(X_val, y_val):
+                cal = CalibratedClassifierCV(FrozenEstimator(self.booster_), method=method, cv=2)
+                cal.fit(X_val.iloc[fit_idx], y_val[fit_idx])
+                p[test_idx] = cal.predict_proba(X_val.iloc[test_idx])[:, 1]
+            losses[method] = log_loss(y_val, np.clip(p, 1e-6, 1 - 1e-6), labels=[0, 1])
+        return min(losses, key=losses.get)
+
+    # -- prediction -----------------------------------------------------------------------
+
+    def predict_proba(self, X: Any) -> np.ndarray:
+        """Calibrated class probabilities, shape (n, 2); column 1 is `classes_[1]`."""
+        check_is_fitted(self)
+        frame, _ = self._frame(X, reset=False)
+        if self.calibrator_ is None:
+            return self.booster_.predict_proba(frame)
+        return self.calibrator_.predict_proba(frame)
+
+    def predict(self, X: Any) -> np.ndarray:
+        """The more probable class."""
+        positive = self.predict_proba(X)[:, 1] >= 0.5
+        return self.classes_[positive.astype(int)]
+
+    def contributions(self, X: Any) -> pd.DataFrame:
+        """Per-customer feature contributions to the uncalibrated log-odds (SHAP values).
+
+        One column per feature plus ``bias``; each row sums to the booster's raw score.
+        """
+        check_is_fitted(self)
+        frame, _ = self._frame(X, reset=False)
+        values = self.booster_.predict(frame, pred_contrib=True)
+        index = X.index if isinstance(X, pd.DataFrame) else None
+        return pd.DataFrame(values, columns=[*frame.columns, "bias"], index=index)

@@ -1,0 +1,106 @@
+"""ChurnModel: the scikit-learn contract, the time-based split, calibration, contributions."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.base import clone
+from sklearn.utils.estimator_checks import parametrize_with_checks
+
+from cxml.models.churn import ChurnModel
+
+
+@parametrize_with_checks([ChurnModel(n_estimators=30)])
+def test_scikit_learn_estimator_checks(estimator, check):
+    # check_array_api_input is skipped by scikit-learn itself unless SCIPY_ARRAY_API=1.
+    check(estimator)
+
+
+def _frame(
+    n: int, seed: int, *, shift: float = 0.0, with_truth: bool = False
+) -> tuple[pd.DataFrame, pd.Series] | tuple[pd.DataFrame, pd.Series, np.ndarray]:
+    """Churn depends on recency, a categorical segment and noise, with a known probability."""
+    rng = np.random.default_rng(seed)
+    recency = rng.exponential(60, n)
+    segment = rng.choice(["gold", "silver", "bronze"], n)
+    noise = rng.normal(size=n)
+    logit = -2 + recency / 40 + np.where(segment == "bronze", 1.0, 0.0) + shift
+    p = 1 / (1 + np.exp(-logit))
+    X = pd.DataFrame({"recency": recency, "segment": pd.Categorical(segment), "noise": noise})
+    y = pd.Series(rng.random(n) < p, name="churned").astype(int)
+    return (X, y, p) if with_truth else (X, y)
+
+
+def test_validation_slice_is_the_latest_cutoff():
+    X1, y1 = _frame(3000, 1)
+    X2, y2 = _frame(3000, 2)
+    X = pd.concat(
+        [
+            X1.assign(cutoff=pd.Timestamp("2021-01-01")),
+            X2.assign(cutoff=pd.Timestamp("2021-04-01")),
+        ],
+        ignore_index=True,
+    )
+    model = ChurnModel(n_estimators=200).fit(X, pd.concat([y1, y2], ignore_index=True))
+    assert model.validation_cutoff_ == pd.Timestamp("2021-04-01")
+    assert "cutoff" not in model.feature_names_in_
+    assert model.booster_.n_features_in_ == 3
+
+
+def test_calibrated_probabilities_match_observed_rates():
+    X, y = _frame(20_000, 3)
+    model = ChurnModel(n_estimators=300, calibration="auto").fit(X, y)
+    X_test, _, truth = _frame(20_000, 4, with_truth=True)
+    p = model.predict_proba(X_test)[:, 1]
+    # Compare with the true churn probabilities, binned by prediction: only the model's
+    # estimation error remains, not the test labels' sampling noise.
+    bins = pd.qcut(p, 10, labels=False, duplicates="drop")
+    gaps = pd.DataFrame({"p": p, "truth": truth, "b": bins}).groupby("b").mean()
+    assert (gaps["p"] - gaps["truth"]).abs().max() < 0.04
+    assert model.calibration_ in ("isotonic", "sigmoid")
+
+
+def test_categories_unseen_at_fit_do_not_break_prediction():
+    X, y = _frame(2000, 5)
+    model = ChurnModel(n_estimators=50).fit(X, y)
+    X_new = X.head(5).copy()
+    X_new["segment"] = pd.Categorical(["platinum", "gold", "gold", "silver", "bronze"])
+    p = model.predict_proba(X_new)[:, 1]
+    assert np.isfinite(p).all()
+
+
+def test_contributions_sum_to_the_raw_score():
+    X, y = _frame(2000, 6)
+    model = ChurnModel(n_estimators=50).fit(X, y)
+    contrib = model.contributions(X.head(50))
+    raw = model.booster_.predict(X.head(50), raw_score=True)
+    np.testing.assert_allclose(contrib.sum(axis=1), raw, rtol=1e-6, atol=1e-9)
+    assert list(contrib.columns) == ["recency", "segment", "noise", "bias"]
+    # recency drives churn; noise does not
+    assert model.feature_importances_.index[0] == "recency"
+    assert model.feature_importances_["noise"] < model.feature_importances_["recency"] / 2
+
+
+def test_one_class_is_a_clear_error():
+    X, _ = _frame(100, 7)
+    with pytest.raises(ValueError, match="both churned and retained"):
+        ChurnModel().fit(X, np.zeros(100))
+
+
+def test_clone_keeps_parameters_and_drops_state():
+    model = ChurnModel(num_leaves=7, calibration="sigmoid")
+    X, y = _frame(500, 8)
+    copy = clone(model.fit(X, y))
+    assert copy.get_params() == model.get_params()
+    assert not hasattr(copy, "booster_")
+
+
+def test_booster_never_trains_on_the_validation_cutoff():
+    X1, y1 = _frame(1000, 9)
+    X2, y2 = _frame(400, 10)
+    X = pd.concat([X1.assign(cutoff=1), X2.assign(cutoff=2)], ignore_index=True)
+    model = ChurnModel(n_estimators=20).fit(X, pd.concat([y1, y2], ignore_index=True))
+    trees = model.booster_.booster_.trees_to_dataframe()
+    root = trees[(trees["tree_index"] == 0) & (trees["node_depth"] == 1)]
+    assert int(root["count"].iloc[0]) == 1000  # rows the first tree was grown on
