@@ -10,7 +10,7 @@ from __future__ import annotations
 import glob
 import os
 import re
-from collections.abc import Collection, Iterator, Mapping
+from collections.abc import Collection, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, TypeAlias
@@ -353,6 +353,14 @@ def align_id_types(rels: Mapping[str, Relation]) -> dict[str, Relation]:
         )
         for name, rel in rels.items()
     }
+
+
+def with_row_hash(frame: nw.LazyFrame, columns: Sequence[str], name: str) -> nw.LazyFrame:
+    """Add a 64-bit hash of `columns` (a cheap pre-filter for duplicate detection)."""
+    rel = nw.to_native(frame)
+    return to_lazy(
+        rel.project(f"*, hash({', '.join(_quote(c) for c in columns)}) AS {_quote(name)}")
+    )
 
 
 def distinct(frame: nw.LazyFrame) -> nw.LazyFrame:

@@ -18,7 +18,7 @@ import narwhals as nw
 import pandas as pd
 
 from cxml.data.contract import SURVEY_RANGES, Kind, TableSchema
-from cxml.data.engine import RAW_PREFIX, TZ_SUFFIX, collect, distinct
+from cxml.data.engine import RAW_PREFIX, TZ_SUFFIX, collect, distinct, with_row_hash
 from cxml.errors import DataValidationError
 
 DuplicatePolicy = Literal["error", "keep", "drop"]
@@ -365,8 +365,20 @@ def check_unique(frame: nw.LazyFrame, column: str, table: str) -> None:
         )
 
 
+_HASH = "__cxml_row_hash"
+
+
 def _repeats(frame: nw.LazyFrame, subset: list[str]) -> tuple[int, str]:
-    """How many rows repeat an earlier one on `subset`; examples only when there are any."""
+    """How many rows repeat an earlier one on `subset`; examples only when there are any.
+
+    Rows are first grouped by a 64-bit hash of `subset`, a single cheap key; only rows whose
+    hash repeats are then compared exactly.
+    """
+    hashed = with_row_hash(frame, subset, _HASH)
+    repeated = hashed.group_by(_HASH).agg(nw.len().alias("copies")).filter(nw.col("copies") > 1)
+    if not _as_int(collect(repeated.select(nw.len())).iloc[0, 0]):
+        return 0, ""
+    frame = hashed.join(repeated.select(_HASH), on=_HASH, how="semi").drop(_HASH)
     groups = frame.group_by(subset).agg(nw.len().alias("copies")).filter(nw.col("copies") > 1)
     extra = _as_int(collect(groups.select((nw.col("copies") - 1).sum())).iloc[0, 0])
     if not extra:
