@@ -5,13 +5,14 @@ Each stage runs in its own Python process so that its peak RSS is its own.
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import resource
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -65,3 +66,20 @@ def run_stage(module: str, stage: str, *args: str) -> dict[str, Any]:
 def machine() -> str:
     mem_gb = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 1024**3
     return f"{os.cpu_count()} cores, {mem_gb:.0f} GiB RAM, Python {sys.version.split()[0]}"
+
+
+def parse_or_run_stage(
+    doc: str, stages: Mapping[str, Callable[[str], dict]]
+) -> argparse.Namespace | None:
+    """Parse a benchmark's command line; when it names a `--stage`, run it, print its JSON
+    result and return None (the parent process reads that line)."""
+    parser = argparse.ArgumentParser(description=doc.splitlines()[0])
+    parser.add_argument("--customers", type=int, default=1_000_000)
+    parser.add_argument("--stage", choices=sorted(stages))
+    parser.add_argument("--data")
+    parser.add_argument("--skip", nargs="*", default=[], choices=sorted(stages))
+    args = parser.parse_args()
+    if args.stage:
+        print(json.dumps(stages[args.stage](args.data)))
+        return None
+    return args

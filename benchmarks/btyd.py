@@ -16,15 +16,13 @@ Both CLVs are written to disk and compared. Target (models issue): cxml <= 3 s o
 
 from __future__ import annotations
 
-import argparse
-import json
 import time
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from benchmarks._harness import END, dataset, machine, measure, run_stage
+from benchmarks._harness import END, dataset, machine, measure, parse_or_run_stage, run_stage
 
 #: lifetimes' month in weeks and its discounting: 12 monthly steps at 1 % a month.
 MONTH_WEEKS, MONTHS, MONTHLY_RATE = 4.345, 12, 0.01
@@ -122,14 +120,8 @@ def _clv_agreement(folder: Path) -> float:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--customers", type=int, default=1_000_000)
-    parser.add_argument("--stage", choices=sorted(STAGES))
-    parser.add_argument("--data")
-    parser.add_argument("--skip", nargs="*", default=[], choices=sorted(STAGES))
-    args = parser.parse_args()
-    if args.stage:
-        print(json.dumps(STAGES[args.stage](args.data)))
+    args = parse_or_run_stage(__doc__, STAGES)
+    if args is None:
         return
     folder = dataset(args.customers)
     _btyd_columns(folder)

@@ -13,14 +13,20 @@ and with a BTYD-only snapshot (validation included in both).
 
 from __future__ import annotations
 
-import argparse
-import json
 import time
 import warnings
 
 import pandas as pd
 
-from benchmarks._harness import CUTOFF, dataset, machine, measure, rows, run_stage
+from benchmarks._harness import (
+    CUTOFF,
+    dataset,
+    machine,
+    measure,
+    parse_or_run_stage,
+    rows,
+    run_stage,
+)
 from benchmarks.hand_sql import snapshot_sql
 
 CHECK = [
@@ -118,14 +124,8 @@ def _agreement(folder: str) -> float:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--customers", type=int, default=1_000_000)
-    parser.add_argument("--stage", choices=sorted(STAGES))
-    parser.add_argument("--data")
-    parser.add_argument("--skip", nargs="*", default=[], choices=sorted(STAGES))
-    args = parser.parse_args()
-    if args.stage:
-        print(json.dumps(STAGES[args.stage](args.data)))
+    args = parse_or_run_stage(__doc__, STAGES)
+    if args is None:
         return
     folder = dataset(args.customers)
     counts = rows(folder)
