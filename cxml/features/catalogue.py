@@ -78,7 +78,6 @@ class Derived:
     inputs: tuple[str, ...]
     description: str
     requires: tuple[str, ...] = ()
-    categorical: bool = False
 
 
 Feature = Metric | Derived
@@ -445,7 +444,6 @@ def _cx(spec: FeatureSpec) -> list[Feature]:
             ("nps_last",),
             "promoter (9-10), passive (7-8) or detractor (0-6) by the latest NPS answer",
             requires=("value",),
-            categorical=True,
         ),
         Metric("n_support_tickets", "cx", "events", "count", "support tickets", where=ticket),
         Metric(
@@ -522,7 +520,6 @@ class Plan:
     metrics: list[Metric] = field(default_factory=list)
     derived: list[list[Derived]] = field(default_factory=list)  # levels: each uses earlier ones
     outputs: list[str] = field(default_factory=list)
-    categorical: list[str] = field(default_factory=list)
 
 
 def catalogue(spec: FeatureSpec | None = None) -> list[Feature]:
@@ -560,13 +557,11 @@ def plan(spec: FeatureSpec, available: dict[str, Iterable[str]]) -> Plan:
     for f in wanted:
         need(f)
     ordered = [f for f in features if f.name in needed]
-    result = Plan(
+    return Plan(
         metrics=[f for f in ordered if isinstance(f, Metric)],
         derived=_levels([f for f in ordered if isinstance(f, Derived)]),
         outputs=[f.name for f in wanted if not f.name.startswith("_")],
     )
-    result.categorical = [f.name for f in wanted if isinstance(f, Derived) and f.categorical]
-    return result
 
 
 def _levels(derived: list[Derived]) -> list[list[Derived]]:

@@ -13,7 +13,7 @@ from cxml.data import Tables
 from cxml.data.engine import collect
 from cxml.errors import SnapshotError
 from cxml.features import sources
-from cxml.features.snapshot import build_snapshot
+from cxml.features.snapshot import snapshot_frame, to_pandas
 from cxml.features.spec import FeatureSpec, Horizon, as_cutoff, window_end
 
 LABELS = ("churned", "future_transactions", "future_value")
@@ -41,14 +41,19 @@ def build_labels(
     start = as_cutoff(cutoff)
     end = window_end(start, horizon)
     _check_window(tables, start, end)
-    return collect(_labels_frame(tables, start, end, churn_event).sort("customer_id")).set_index(
-        "customer_id"
-    )
+    labelled = with_labels(tables, sources.population(tables, start), start, end, churn_event)
+    return collect(labelled.sort("customer_id")).set_index("customer_id")
 
 
-def _labels_frame(
-    tables: Tables, start: dt.datetime, end: dt.datetime, churn_event: str | None
+def with_labels(
+    tables: Tables,
+    frame: nw.LazyFrame,
+    start: dt.datetime,
+    end: dt.datetime,
+    churn_event: str | None,
 ) -> nw.LazyFrame:
+    """`frame` (one row per customer_id) with the label columns appended, lazily."""
+    columns = frame.collect_schema().names()
     future = tables.transactions.filter(
         (nw.col("timestamp") >= start) & (nw.col("timestamp") < end) & ~nw.col("is_return")
     )
@@ -60,11 +65,11 @@ def _labels_frame(
             nw.col("amount").sum().alias("future_value"),
         )
     )
-    frame = sources.population(tables, start).join(outcome, on="customer_id", how="left")
+    frame = frame.join(outcome, on="customer_id", how="left")
     frame = frame.with_columns(nw.col("future_transactions", "future_value").fill_null(0))
     if churn_event is None:
         return frame.select(
-            "customer_id",
+            *columns,
             (nw.col("future_transactions") == 0).alias("churned"),
             "future_transactions",
             "future_value",
@@ -82,7 +87,7 @@ def _labels_frame(
         .with_columns(churned=nw.lit(True))
     )
     return frame.join(cancelled, on="customer_id", how="left").select(
-        "customer_id", nw.col("churned").fill_null(False), "future_transactions", "future_value"
+        *columns, nw.col("churned").fill_null(False), "future_transactions", "future_value"
     )
 
 
@@ -101,13 +106,14 @@ def build_training_frame(
     starts = sorted(as_cutoff(c) for c in cutoffs)
     if not starts:
         raise SnapshotError("build_training_frame needs at least one cut-off")
-    for start in starts:
-        _check_window(tables, start, window_end(start, horizon))
+    ends = [window_end(start, horizon) for start in starts]
+    for start, end in zip(starts, ends, strict=True):
+        _check_window(tables, start, end)
     parts = []
-    for start in starts:
-        snapshot = build_snapshot(tables, start, spec)
-        labels = build_labels(tables, start, horizon, churn_event=churn_event)
-        part = snapshot.join(labels, how="left")
+    for start, end in zip(starts, ends, strict=True):
+        # One query per cut-off: features and labels share the customer population.
+        snapshot = snapshot_frame(tables, start, spec or FeatureSpec())
+        part = to_pandas(with_labels(tables, snapshot, start, end, churn_event))
         part.insert(0, "cutoff", pd.Timestamp(start))
         parts.append(part)
     frame = pd.concat(parts)

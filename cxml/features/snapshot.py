@@ -11,7 +11,7 @@ import pandas as pd
 from cxml.data import CUSTOMERS, Tables
 from cxml.data.engine import collect
 from cxml.features import sources
-from cxml.features.catalogue import Context, Metric, Plan, plan
+from cxml.features.catalogue import Context, Metric, plan
 from cxml.features.spec import FeatureSpec, as_cutoff
 
 
@@ -53,10 +53,8 @@ def _attribute_columns(tables: Tables, spec: FeatureSpec) -> list[str]:
     return [c for c in tables.customers.collect_schema().names() if c not in CUSTOMERS.names]
 
 
-def snapshot_frame(
-    tables: Tables, cutoff: dt.datetime, spec: FeatureSpec
-) -> tuple[nw.LazyFrame, Plan]:
-    """The lazy snapshot (customer_id + feature columns) and the plan that produced it."""
+def snapshot_frame(tables: Tables, cutoff: dt.datetime, spec: FeatureSpec) -> nw.LazyFrame:
+    """The lazy snapshot: customer_id and the feature columns."""
     todo = plan(spec, _available(tables))
     ctx = Context(cutoff=sources.to_days(cutoff), unit=spec.unit_days)
     frame = sources.population(tables, cutoff)
@@ -80,7 +78,7 @@ def snapshot_frame(
             on="customer_id",
             how="left",
         )
-    return frame.select("customer_id", *todo.outputs, *attributes), todo
+    return frame.select("customer_id", *todo.outputs, *attributes)
 
 
 def build_snapshot(
@@ -108,13 +106,13 @@ def build_snapshot(
         ``"pandas"`` (default) or ``"lazy"`` for the un-executed narwhals frame.
     """
     spec = spec or FeatureSpec()
-    frame, todo = snapshot_frame(tables, as_cutoff(cutoff), spec)
+    frame = snapshot_frame(tables, as_cutoff(cutoff), spec)
     if output == "lazy":
         return frame
-    return to_pandas(frame, todo)
+    return to_pandas(frame)
 
 
-def to_pandas(frame: nw.LazyFrame, todo: Plan | None = None) -> pd.DataFrame:
+def to_pandas(frame: nw.LazyFrame) -> pd.DataFrame:
     """Collect a snapshot-shaped frame: sorted, indexed by customer_id, text as categoricals."""
     result = collect(frame.sort("customer_id"))
     for col in result.columns:
@@ -122,8 +120,4 @@ def to_pandas(frame: nw.LazyFrame, todo: Plan | None = None) -> pd.DataFrame:
             pd.api.types.is_string_dtype(result[col]) or pd.api.types.is_object_dtype(result[col])
         ):
             result[col] = result[col].astype("category")
-    if todo is not None:
-        for col in todo.categorical:
-            if col in result and not isinstance(result[col].dtype, pd.CategoricalDtype):
-                result[col] = result[col].astype("category")
     return result.set_index("customer_id")
