@@ -39,3 +39,7 @@ class ParameterError(CxmlError, ValueError, TypeError):
 
 class ModelFitError(CxmlError, RuntimeError):
     """A model could not be fitted; the message says what to try."""
+
+
+class ConfigError(CxmlError, ValueError):
+    """A project configuration file or override is invalid; the message names the key path."""
