@@ -17,6 +17,7 @@ from typing import Any, TypeAlias
 
 import duckdb
 import narwhals as nw
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 
@@ -31,6 +32,7 @@ RAW_PREFIX = "__raw_"
 #: A timestamp string that ends in a UTC offset or a zone name (RE2, run inside the engine).
 TZ_SUFFIX = r"\d:\d\d(:\d\d(\.\d+)?)?\s*(Z|z|UTC|GMT|[+-]\d\d(:?\d\d)?|[A-Za-z_]+/[A-Za-z_/+-]+)$"
 
+_HASH = "__cxml_row_hash"
 _CSV_SUFFIXES = (".csv", ".tsv", ".txt", ".csv.gz", ".tsv.gz")
 _PARQUET_SUFFIXES = (".parquet", ".pq")
 _INTEGER = {"TINYINT", "SMALLINT", "INTEGER", "BIGINT", "UTINYINT", "USMALLINT", "UINTEGER"}
@@ -355,12 +357,26 @@ def align_id_types(rels: Mapping[str, Relation]) -> dict[str, Relation]:
     }
 
 
-def with_row_hash(frame: nw.LazyFrame, columns: Sequence[str], name: str) -> nw.LazyFrame:
-    """Add a 64-bit hash of `columns` (a cheap pre-filter for duplicate detection)."""
+def rows_with_repeated_hash(
+    frame: nw.LazyFrame, columns: Sequence[str], con: Connection
+) -> nw.LazyFrame | None:
+    """The rows of `frame` whose 64-bit hash of `columns` occurs more than once, or None.
+
+    A pre-filter for duplicate detection: rows with a unique hash are unique. The engine hashes
+    every row in one parallel scan and numpy sorts the 8-byte hashes, several times faster than
+    an engine group-by with (nearly) one group per row. Rows returned may still differ (a hash
+    collision), so compare them on `columns`.
+    """
     rel = nw.to_native(frame)
-    return to_lazy(
-        rel.project(f"*, hash({', '.join(_quote(c) for c in columns)}) AS {_quote(name)}")
-    )
+    row_hash = f"hash({', '.join(_quote(c) for c in columns)})"
+    hashes = rel.project(f"{row_hash} AS h").fetchnumpy()["h"]
+    hashes.sort()
+    repeated = hashes[1:][hashes[1:] == hashes[:-1]]
+    if not len(repeated):
+        return None
+    keys = to_lazy(con.from_arrow(pa.table({_HASH: np.unique(repeated)})))
+    hashed = to_lazy(rel.project(f"*, {row_hash} AS {_HASH}"))
+    return hashed.join(keys, on=_HASH, how="semi").drop(_HASH)
 
 
 def distinct(frame: nw.LazyFrame) -> nw.LazyFrame:

@@ -150,9 +150,9 @@ class Tables:
             summary = {"last": nw.col("timestamp").max()} if "timestamp" in columns else {}
             stats = check_rules(frame, rules_for(schema, columns, parsed), scope, table, summary)
             frame = _after_checks(frame, table, parsed)
-            frame = apply_duplicate_policy(frame, duplicates, table)
+            frame = apply_duplicate_policy(frame, duplicates, table, self.connection)
             if table == "customers":
-                check_unique(frame, "customer_id", table)
+                check_unique(frame, "customer_id", table, self.connection)
         return nw.to_native(frame), stats.get("last")
 
     def to_pandas(self, table: str) -> pd.DataFrame | None:

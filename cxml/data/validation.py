@@ -18,7 +18,14 @@ import narwhals as nw
 import pandas as pd
 
 from cxml.data.contract import SURVEY_RANGES, Kind, TableSchema
-from cxml.data.engine import RAW_PREFIX, TZ_SUFFIX, collect, distinct, with_row_hash
+from cxml.data.engine import (
+    RAW_PREFIX,
+    TZ_SUFFIX,
+    Connection,
+    collect,
+    distinct,
+    rows_with_repeated_hash,
+)
 from cxml.errors import DataValidationError
 
 DuplicatePolicy = Literal["error", "keep", "drop"]
@@ -332,12 +339,12 @@ def _loose(name: str) -> str:
 
 
 def apply_duplicate_policy(
-    frame: nw.LazyFrame, policy: DuplicatePolicy, table: str
+    frame: nw.LazyFrame, policy: DuplicatePolicy, table: str, con: Connection
 ) -> nw.LazyFrame:
     """Raise on, drop or keep rows that are exact copies of another row."""
     if policy == "keep":
         return frame
-    extra, examples = _repeats(frame, frame.collect_schema().names())
+    extra, examples = _repeats(frame, frame.collect_schema().names(), con)
     if not extra:
         return frame
     if policy == "drop":
@@ -352,9 +359,9 @@ def apply_duplicate_policy(
     )
 
 
-def check_unique(frame: nw.LazyFrame, column: str, table: str) -> None:
+def check_unique(frame: nw.LazyFrame, column: str, table: str, con: Connection) -> None:
     """Raise when a value of `column` occurs on more than one row."""
-    extra, examples = _repeats(frame, [column])
+    extra, examples = _repeats(frame, [column], con)
     if extra:
         raise DataValidationError(
             table,
@@ -365,21 +372,16 @@ def check_unique(frame: nw.LazyFrame, column: str, table: str) -> None:
         )
 
 
-_HASH = "__cxml_row_hash"
-
-
-def _repeats(frame: nw.LazyFrame, subset: list[str]) -> tuple[int, str]:
+def _repeats(frame: nw.LazyFrame, subset: list[str], con: Connection) -> tuple[int, str]:
     """How many rows repeat an earlier one on `subset`; examples only when there are any.
 
-    Rows are first grouped by a 64-bit hash of `subset`, a single cheap key; only rows whose
-    hash repeats are then compared exactly.
+    Only rows whose 64-bit hash of `subset` repeats are compared exactly.
     """
-    hashed = with_row_hash(frame, subset, _HASH)
-    repeated = hashed.group_by(_HASH).agg(nw.len().alias("copies")).filter(nw.col("copies") > 1)
-    if not _as_int(collect(repeated.select(nw.len())).iloc[0, 0]):
+    candidates = rows_with_repeated_hash(frame, subset, con)
+    if candidates is None:
         return 0, ""
-    frame = hashed.join(repeated.select(_HASH), on=_HASH, how="semi").drop(_HASH)
-    groups = frame.group_by(subset).agg(nw.len().alias("copies")).filter(nw.col("copies") > 1)
+    groups = candidates.group_by(subset).agg(nw.len().alias("copies"))
+    groups = groups.filter(nw.col("copies") > 1)
     extra = _as_int(collect(groups.select((nw.col("copies") - 1).sum())).iloc[0, 0])
     if not extra:
         return 0, ""

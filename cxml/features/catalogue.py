@@ -61,6 +61,7 @@ class Metric:
     where: Where | None = None
     window: tuple[float, float] | None = None
     requires: tuple[str, ...] = ()  # optional input columns this metric needs
+    order_by: str | None = None  # the column that decides which row is "first"
 
     @property
     def fills_zero(self) -> bool:
@@ -110,14 +111,24 @@ def _btyd(spec: FeatureSpec) -> list[Feature]:
         Metric("_n_days", "btyd", "days", "count", "purchase days"),
         Metric("_first_day", "btyd", "days", "min", "first purchase day", "day"),
         Metric("_last_day", "btyd", "days", "max", "last purchase day", "day"),
+        Metric("_days_amount", "btyd", "days", "sum", "value of purchase days", "amount"),
         Metric(
-            "_repeat_amount",
+            "_first_day_amount",
             "btyd",
             "days",
-            "sum",
-            "value of repeat purchase days",
+            "first",
+            "value of the first purchase day",
             "amount",
-            where=lambda ctx: ~nw.col("is_first"),
+            order_by="day",
+        ),
+        # A difference of two aggregates, not a sum over rows flagged by a window: the window
+        # sorts every purchase day. Rounding stays ~1e-16 of the customer's total value.
+        Derived(
+            "_repeat_amount",
+            "btyd",
+            lambda ctx: nw.col("_days_amount") - nw.col("_first_day_amount"),
+            ("_days_amount", "_first_day_amount"),
+            "value of repeat purchase days",
         ),
         Derived(
             "frequency",

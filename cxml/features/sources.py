@@ -44,7 +44,7 @@ def orders(tables: Tables, cutoff: dt.datetime) -> nw.LazyFrame:
 
 
 def days(tables: Tables, cutoff: dt.datetime) -> nw.LazyFrame:
-    """Purchase days: customer_id, day, amount (day total), gap to the previous day, is_first."""
+    """Purchase days: customer_id, day, amount (day total), gap to the previous day."""
     daily = (
         lines(tables, cutoff)
         .filter(~nw.col("is_return"))
@@ -52,10 +52,7 @@ def days(tables: Tables, cutoff: dt.datetime) -> nw.LazyFrame:
         .group_by("customer_id", "day")
         .agg(nw.col("amount").sum())
     )
-    return daily.with_columns(
-        gap=nw.col("day").diff().over("customer_id", order_by="day"),
-        is_first=nw.col("day") == nw.col("day").min().over("customer_id"),
-    )
+    return daily.with_columns(gap=nw.col("day").diff().over("customer_id", order_by="day"))
 
 
 def events(tables: Tables, cutoff: dt.datetime) -> nw.LazyFrame:
@@ -91,7 +88,7 @@ def population(tables: Tables, cutoff: dt.datetime) -> nw.LazyFrame:
         "signup_date" in tables.customers.collect_schema().names()
     ):
         ids.append(tables.customers.filter(nw.col("signup_date") < cutoff).select("customer_id"))
-    return nw.concat(ids).unique()
+    return nw.concat(ids).group_by("customer_id").agg()
 
 
 SOURCES = {
