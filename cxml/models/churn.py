@@ -16,7 +16,9 @@ from sklearn.metrics import log_loss
 from sklearn.model_selection import StratifiedKFold
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.multiclass import check_classification_targets
-from sklearn.utils.validation import check_is_fitted, column_or_1d, validate_data
+from sklearn.utils.validation import check_is_fitted, column_or_1d
+
+from cxml.models.tabular import early_stopped, feature_frame, validation_mask
 
 Calibration = Literal["auto", "isotonic", "sigmoid", "none"]
 
@@ -127,59 +129,12 @@ class ChurnModel(ClassifierMixin, BaseEstimator):
         tags.classifier_tags.multi_class = False
         return tags
 
-    # -- input handling -------------------------------------------------------------------
-
-    def _frame(self, X: Any, *, reset: bool) -> tuple[pd.DataFrame, pd.Series | None]:
-        """Validate X and return it as a feature DataFrame plus the time column, if any."""
-        time = None
-        if isinstance(X, pd.DataFrame):
-            if self.time_column in X.columns:
-                time = X[self.time_column]
-                X = X.drop(columns=self.time_column)
-            validate_data(self, X, reset=reset, skip_check_array=True)
-            frame = X.copy()
-            if frame.shape[0] < 1 or frame.shape[1] < 1:
-                raise ValueError(
-                    f"Found array with shape {frame.shape}; at least 1 sample and "
-                    "1 feature are required."
-                )
-            for col in frame.columns:
-                if frame[col].dtype == object or pd.api.types.is_string_dtype(frame[col]):
-                    frame[col] = frame[col].astype("category")
-        else:
-            array = validate_data(
-                self, X, reset=reset, ensure_all_finite="allow-nan", dtype=np.float64
-            )
-            frame = pd.DataFrame(array, columns=[f"x{i}" for i in range(array.shape[1])])
-        if reset:
-            self.categories_ = {
-                c: frame[c].cat.categories
-                for c in frame.columns
-                if isinstance(frame[c].dtype, pd.CategoricalDtype)
-            }
-        else:
-            for col, cats in self.categories_.items():
-                frame[col] = pd.Categorical(frame[col], categories=cats)
-        frame.columns = [str(c) for c in frame.columns]
-        return frame, time
-
-    def _split(self, n: int, time: pd.Series | None) -> np.ndarray:
-        """Boolean mask of validation rows: the latest cut-off, else the last rows."""
-        self.validation_cutoff_ = None
-        if time is not None and time.nunique() > 1:
-            self.validation_cutoff_ = time.max()
-            return (time == self.validation_cutoff_).to_numpy()
-        n_val = max(1, round(n * self.validation_fraction))
-        mask = np.zeros(n, dtype=bool)
-        mask[n - n_val :] = True
-        return mask
-
     # -- fitting --------------------------------------------------------------------------
 
     def fit(self, X: Any, y: Any) -> ChurnModel:
         """Fit the booster on earlier rows and calibrate it on the validation slice."""
         self._validate_params()
-        frame, time = self._frame(X, reset=True)
+        frame, time = feature_frame(self, X, reset=True, time_column=self.time_column)
         y = column_or_1d(np.asarray(y), warn=True)
         if len(y) != len(frame):
             raise ValueError(f"X has {len(frame)} rows but y has {len(y)}")
@@ -190,27 +145,13 @@ class ChurnModel(ClassifierMixin, BaseEstimator):
                 "Only binary classification is supported. ChurnModel needs both churned and "
                 f"retained customers in y; got {len(self.classes_)} class(es)."
             )
-        val = self._split(len(frame), time)
-        if val.all():
-            val[: len(val) // 2] = False
+        val, self.validation_cutoff_ = validation_mask(len(frame), time, self.validation_fraction)
         train = ~val
-        self.booster_ = lgb.LGBMClassifier(
-            n_estimators=self.n_estimators,
-            learning_rate=self.learning_rate,
-            num_leaves=self.num_leaves,
-            min_child_samples=self.min_child_samples,
-            reg_lambda=self.reg_lambda,
-            colsample_bytree=self.colsample_bytree,
-            random_state=self.random_state,
-            n_jobs=self.n_jobs,
-            verbose=-1,
-        )
-        self.booster_.fit(
-            frame[train],
-            target[train],
-            eval_X=(frame[val],),
-            eval_y=(target[val],),
-            callbacks=[lgb.early_stopping(self.early_stopping_rounds, verbose=False)],
+        self.booster_ = early_stopped(
+            self,
+            lgb.LGBMClassifier,
+            (frame[train], target[train]),
+            (frame[val], target[val]),
         )
         self.best_iteration_ = int(self.booster_.best_iteration_ or self.n_estimators)
         self.calibration_, self.calibrator_ = self._calibrate(frame[val], target[val])
@@ -253,7 +194,7 @@ class ChurnModel(ClassifierMixin, BaseEstimator):
     def predict_proba(self, X: Any) -> np.ndarray:
         """Calibrated class probabilities, shape (n, 2); column 1 is `classes_[1]`."""
         check_is_fitted(self)
-        frame, _ = self._frame(X, reset=False)
+        frame, _ = feature_frame(self, X, reset=False, time_column=self.time_column)
         if self.calibrator_ is None:
             return self.booster_.predict_proba(frame)
         return self.calibrator_.predict_proba(frame)
@@ -269,7 +210,7 @@ class ChurnModel(ClassifierMixin, BaseEstimator):
         One column per feature plus ``bias``; each row sums to the booster's raw score.
         """
         check_is_fitted(self)
-        frame, _ = self._frame(X, reset=False)
+        frame, _ = feature_frame(self, X, reset=False, time_column=self.time_column)
         values = self.booster_.predict(frame, pred_contrib=True)
         index = X.index if isinstance(X, pd.DataFrame) else None
         return pd.DataFrame(values, columns=[*frame.columns, "bias"], index=index)

@@ -1,0 +1,103 @@
+"""Input handling shared by the LightGBM estimators: feature frames and the time split."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import lightgbm as lgb
+import numpy as np
+import pandas as pd
+from sklearn.base import BaseEstimator
+from sklearn.utils.validation import validate_data
+
+
+def feature_frame(
+    estimator: BaseEstimator, X: Any, *, reset: bool, time_column: str
+) -> tuple[pd.DataFrame, pd.Series | None]:
+    """X as a LightGBM-ready DataFrame plus its time column (None when absent).
+
+    Text columns become categoricals; with ``reset`` their categories are recorded on the
+    estimator (``categories_``), otherwise the recorded ones are imposed so that codes
+    mean the same at fit and predict time. Arrays get columns ``x0, x1, ...``.
+    """
+    time = None
+    if isinstance(X, pd.DataFrame):
+        if time_column in X.columns:
+            time = X[time_column]
+            X = X.drop(columns=time_column)
+        validate_data(estimator, X, reset=reset, skip_check_array=True)
+        frame = X.copy()
+        if frame.shape[0] < 1 or frame.shape[1] < 1:
+            raise ValueError(
+                f"Found array with shape {frame.shape}; at least 1 sample and "
+                "1 feature are required."
+            )
+        for col in frame.columns:
+            if frame[col].dtype == object or pd.api.types.is_string_dtype(frame[col]):
+                frame[col] = frame[col].astype("category")
+    else:
+        array = validate_data(
+            estimator, X, reset=reset, ensure_all_finite="allow-nan", dtype=np.float64
+        )
+        frame = pd.DataFrame(array, columns=[f"x{i}" for i in range(array.shape[1])])
+    if reset:
+        estimator.categories_ = {
+            c: frame[c].cat.categories
+            for c in frame.columns
+            if isinstance(frame[c].dtype, pd.CategoricalDtype)
+        }
+    else:
+        for col, cats in estimator.categories_.items():
+            frame[col] = pd.Categorical(frame[col], categories=cats)
+    frame.columns = [str(c) for c in frame.columns]
+    return frame, time
+
+
+def validation_mask(n: int, time: pd.Series | None, fraction: float) -> tuple[np.ndarray, Any]:
+    """Rows of the latest cut-off (and that cut-off), else the last `fraction` of rows.
+
+    Never a random split: validation must come after training in time. With at most one
+    cut-off the rows are taken in the order given.
+    """
+    if time is not None and time.nunique() > 1:
+        latest = time.max()
+        return (time == latest).to_numpy(), latest
+    mask = np.zeros(n, dtype=bool)
+    n_val = max(1, round(n * fraction))
+    mask[n - n_val :] = True
+    if mask.all():
+        mask[: n // 2] = False
+    return mask, None
+
+
+#: Hyper-parameters every cxml LightGBM estimator exposes under the same names.
+LIGHTGBM_PARAMS = (
+    "n_estimators",
+    "learning_rate",
+    "num_leaves",
+    "min_child_samples",
+    "reg_lambda",
+    "colsample_bytree",
+    "random_state",
+    "n_jobs",
+)
+
+
+def early_stopped(
+    estimator: BaseEstimator,
+    booster: type[lgb.LGBMModel],
+    train: tuple[pd.DataFrame, np.ndarray],
+    valid: tuple[pd.DataFrame, np.ndarray],
+    **params: Any,
+) -> lgb.LGBMModel:
+    """A LightGBM model with `estimator`'s hyper-parameters, early-stopped on `valid`."""
+    model = booster(
+        **{name: getattr(estimator, name) for name in LIGHTGBM_PARAMS}, verbose=-1, **params
+    )
+    model.fit(
+        *train,
+        eval_X=(valid[0],),
+        eval_y=(valid[1],),
+        callbacks=[lgb.early_stopping(estimator.early_stopping_rounds, verbose=False)],
+    )
+    return model
