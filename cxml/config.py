@@ -278,7 +278,7 @@ class CLVConfig(Section):
     horizon: Duration | None = None  # None: the churn horizon
     discount_rate: float = Field(0.0, ge=0, le=1)  # annual, e.g. 0.1 for 10 %
     period: Duration = "1M"
-    interval: float = Field(0.8, gt=0, lt=1)  # nominal coverage of the prediction interval
+    coverage: float = Field(0.8, gt=0, lt=1)  # nominal coverage of the prediction interval
 
 
 # --------------------------------------------------------------------------- models
@@ -311,9 +311,11 @@ class ChurnModelConfig(Section):
 
 
 class CLVModelConfig(Section):
-    """Which CLV model scores customers: BTYD, LightGBM, or LightGBM fed BTYD outputs."""
+    """Which CLV model scores customers (BTYD, LightGBM, or LightGBM fed BTYD outputs) and
+    the LightGBM objective (`cxml.models.CLVModel`)."""
 
     kind: Literal["btyd", "gbm", "hybrid"] = "hybrid"
+    objective: Literal["zero_inflated", "tweedie"] = "zero_inflated"
     lightgbm: LightGBMParams = LightGBMParams()
 
 
@@ -652,7 +654,7 @@ _EXPECTED: dict[str, str] = {
     "features.time_unit": 'must be "D", "W" or a positive number of days',
     "features.windows": "must be a non-empty list of positive numbers of days",
     "clv.discount_rate": "must be an annual rate from 0 to 1, e.g. 0.1 for 10 %",
-    "clv.interval": "must be a coverage strictly between 0 and 1, e.g. 0.8",
+    "clv.coverage": "must be a probability strictly between 0 and 1, e.g. 0.8",
 }
 _BY_TYPE: dict[str, str] = {
     "int_type": "must be an integer",

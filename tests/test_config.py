@@ -321,8 +321,12 @@ BAD_FILES = [
         "clv.discount_rate: must be an annual rate from 0 to 1, e.g. 0.1 for 10 %, got 10",
     ),
     (
-        "clv: {interval: 1.0}",
-        "clv.interval: must be a coverage strictly between 0 and 1, e.g. 0.8, got 1.0",
+        "clv: {coverage: 1.0}",
+        "clv.coverage: must be a probability strictly between 0 and 1, e.g. 0.8, got 1.0",
+    ),
+    (
+        "models: {clv: {objective: poisson}}",
+        'models.clv.objective: must be one of "zero_inflated", "tweedie", got "poisson"',
     ),
     (
         "models: {churn: {lightgbm: {num_leaves: 15.5}}}",
