@@ -224,7 +224,8 @@ def rules_for(
 
 
 def _count(predicate: nw.Expr) -> nw.Expr:
-    return predicate.fill_null(False).cast(nw.Int64).sum()
+    """Rows where `predicate` is true; a sum skips nulls, so none need filling (that costs)."""
+    return predicate.cast(nw.Int64).sum()
 
 
 def check_rules(
