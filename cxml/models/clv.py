@@ -122,6 +122,7 @@ class CLVModel(RegressorMixin, BaseEstimator):
         "colsample_bytree": [Interval(Real, 0, 1, closed="right")],
         "early_stopping_rounds": [Interval(Integral, 1, None, closed="left")],
         "validation_fraction": [Interval(Real, 0, 1, closed="neither")],
+        "refit": ["boolean"],
         "time_column": [str],
         "random_state": ["random_state"],
         "n_jobs": [Integral, None],
@@ -145,6 +146,7 @@ class CLVModel(RegressorMixin, BaseEstimator):
         colsample_bytree: float = 1.0,
         early_stopping_rounds: int = 50,
         validation_fraction: float = 0.2,
+        refit: bool = True,
         time_column: str = "cutoff",
         random_state: int | None = 0,
         n_jobs: int | None = None,
@@ -165,6 +167,7 @@ class CLVModel(RegressorMixin, BaseEstimator):
         self.colsample_bytree = colsample_bytree
         self.early_stopping_rounds = early_stopping_rounds
         self.validation_fraction = validation_fraction
+        self.refit = refit
         self.time_column = time_column
         self.random_state = random_state
         self.n_jobs = n_jobs
@@ -259,6 +262,7 @@ class CLVModel(RegressorMixin, BaseEstimator):
                 (frame[train], y[train]),
                 (frame[stop], y[stop]),
                 objective="tweedie",
+                refit=self.refit,
             )
             boosters = [self.regressor_]
         else:
@@ -273,6 +277,7 @@ class CLVModel(RegressorMixin, BaseEstimator):
                 lgb.LGBMClassifier,
                 (frame[train], bought[train]),
                 (frame[stop], bought[stop]),
+                refit=self.refit,
             )
             self.regressor_ = early_stopped(
                 self,
@@ -280,6 +285,7 @@ class CLVModel(RegressorMixin, BaseEstimator):
                 (frame[train & bought], y[train & bought]),
                 (frame[stop & bought], y[stop & bought]),
                 objective="gamma",
+                refit=self.refit,
             )
             boosters = [self.classifier_, self.regressor_]
         gains = sum(b.booster_.feature_importance("gain") for b in boosters)

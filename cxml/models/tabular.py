@@ -88,16 +88,25 @@ def early_stopped(
     booster: type[lgb.LGBMModel],
     train: tuple[pd.DataFrame, np.ndarray],
     valid: tuple[pd.DataFrame, np.ndarray],
+    *,
+    refit: bool = False,
     **params: Any,
 ) -> lgb.LGBMModel:
-    """A LightGBM model with `estimator`'s hyper-parameters, early-stopped on `valid`."""
-    model = booster(
-        **{name: getattr(estimator, name) for name in LIGHTGBM_PARAMS}, verbose=-1, **params
-    )
+    """A LightGBM model with `estimator`'s hyper-parameters, early-stopped on `valid`.
+
+    With `refit`, the model is then trained again on `train` and `valid` together with the
+    number of rounds early stopping chose, so that the latest cut-off is learnt from too.
+    """
+    settings = {name: getattr(estimator, name) for name in LIGHTGBM_PARAMS}
+    model = booster(**settings, verbose=-1, **params)
     model.fit(
         *train,
         eval_X=(valid[0],),
         eval_y=(valid[1],),
         callbacks=[lgb.early_stopping(estimator.early_stopping_rounds, verbose=False)],
     )
-    return model
+    if not refit:
+        return model
+    settings["n_estimators"] = model.best_iteration_ or estimator.n_estimators
+    both = pd.concat([train[0], valid[0]]), np.concatenate([train[1], valid[1]])
+    return booster(**settings, verbose=-1, **params).fit(*both)

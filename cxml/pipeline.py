@@ -1,0 +1,274 @@
+"""`Pipeline`: snapshots -> churn and CLV models with baselines -> holdout evaluation -> scores.
+
+The Python API behind ``cxml train`` and ``cxml score``; the configuration file only fills
+in its arguments.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from sklearn.base import clone
+
+from cxml.data import Tables
+from cxml.errors import ParameterError, SnapshotError
+from cxml.evaluation.holdout import BTYDCheck, Evaluation, evaluate
+from cxml.features import FeatureSpec, build_snapshot, build_training_frame
+from cxml.features.labels import LABELS
+from cxml.features.spec import Horizon, as_cutoff
+from cxml.models import BTYDModel, ChurnModel
+from cxml.models.baselines import RecencyBaseline, last_period_value
+from cxml.models.clv import CLVModel
+
+SCORE_COLUMNS = (
+    "customer_id",
+    "churn_probability",
+    "p_alive",
+    "expected_purchases",
+    "clv",
+    "clv_lower",
+    "clv_upper",
+    "value_segment",
+    "risk_segment",
+    "churn_drivers",
+)
+#: Segment names, lowest first.
+LEVELS = ("low", "medium", "high")
+#: Names of the baselines in the evaluation table.
+RECENCY, BTYD_CHURN, BTYD_CLV, LAST_PERIOD = (
+    "recency_rule",
+    "btyd_p_no_purchase",
+    "btyd_clv",
+    "last_period_value",
+)
+N_DRIVERS = 3
+
+
+class Pipeline:
+    """Train churn and CLV models on snapshots at several cut-offs and score customers.
+
+    Parameters
+    ----------
+    cutoffs : sequence of dates
+        Training cut-offs; every label window ``[cutoff, cutoff + horizon)`` must end by
+        the data end (and by the holdout cut-off, for an honest holdout). The latest one
+        early-stops and calibrates the models.
+    horizon : str, int or timedelta, default="26W"
+        Churn and CLV horizon ("26W", "6M", 90 days, ...).
+    holdout : date or None
+        Cut-off of the holdout evaluation; its label window is never trained on.
+    features : FeatureSpec or None
+        Snapshot features (default: every group).
+    churn_event : str or None
+        Contractual churn: an interaction event type (e.g. "cancellation") in the horizon
+        marks churn, instead of no purchase in the horizon.
+    churn_model, clv_model, btyd_model : estimators or None
+        Unfitted templates (cloned); defaults ``ChurnModel()``, ``CLVModel()``,
+        ``BTYDModel()``. The pipeline sets their time settings (horizon, time unit,
+        discount rate) from its own.
+    discount_rate : float, default=0.0
+        Annual discount rate of the BTYD CLV.
+    risk_thresholds : (float, float), default=(0.3, 0.6)
+        Churn probabilities at which the risk segment turns medium, then high.
+
+    Attributes
+    ----------
+    feature_columns_ : list of str
+    churn_model_, recency_model_, clv_model_ : fitted estimators
+    btyd_ : BTYDModel
+        Fitted on the latest calibration data (the holdout snapshot, else the latest
+        training cut-off); gives P(alive) and expected purchases in the scores.
+    value_thresholds_ : (float, float)
+        CLV tertiles of the latest calibration population: the value segment boundaries.
+    evaluation_ : Evaluation or None
+        Every model and baseline on the holdout.
+    """
+
+    def __init__(
+        self,
+        cutoffs: Sequence[Any],
+        horizon: Horizon = "26W",
+        *,
+        holdout: Any = None,
+        features: FeatureSpec | None = None,
+        churn_event: str | None = None,
+        churn_model: ChurnModel | None = None,
+        clv_model: CLVModel | None = None,
+        btyd_model: BTYDModel | None = None,
+        discount_rate: float = 0.0,
+        risk_thresholds: tuple[float, float] = (0.3, 0.6),
+    ) -> None:
+        self.cutoffs = cutoffs
+        self.horizon = horizon
+        self.holdout = holdout
+        self.features = features
+        self.churn_event = churn_event
+        self.churn_model = churn_model
+        self.clv_model = clv_model
+        self.btyd_model = btyd_model
+        self.discount_rate = discount_rate
+        self.risk_thresholds = risk_thresholds
+
+    # -- fitting -------------------------------------------------------------------------
+
+    def _spec(self) -> FeatureSpec:
+        spec = self.features or FeatureSpec()
+        if "btyd" not in spec.groups:
+            raise ParameterError("Pipeline needs the 'btyd' feature group in FeatureSpec.groups")
+        return spec
+
+    def _templates(self, spec: FeatureSpec) -> tuple[ChurnModel, CLVModel, BTYDModel]:
+        unit = spec.time_unit
+        btyd = clone(self.btyd_model or BTYDModel()).set_params(time_unit=unit)
+        clv = clone(self.clv_model or CLVModel()).set_params(
+            horizon=self.horizon,
+            time_unit=unit,
+            discount_rate=self.discount_rate,
+            btyd_model=btyd.model,
+            penalizer=btyd.penalizer,
+        )
+        return clone(self.churn_model or ChurnModel()), clv, btyd
+
+    def fit(self, tables: Tables) -> Pipeline:
+        """Build the training frame, fit every model and baseline, evaluate on the holdout."""
+        low, high = self.risk_thresholds
+        if not 0 < low < high < 1:
+            raise ParameterError(
+                f"risk_thresholds must satisfy 0 < low < high < 1, got {self.risk_thresholds}"
+            )
+        spec = self._spec()
+        churn_template, clv_template, btyd_template = self._templates(spec)
+        holdout = None if self.holdout is None else as_cutoff(self.holdout)
+        starts = [as_cutoff(c) for c in self.cutoffs]
+        if holdout is not None and max(starts, default=holdout) >= holdout:
+            raise SnapshotError("every training cut-off must come before the holdout cut-off")
+        frame = build_training_frame(
+            tables, starts, self.horizon, spec, churn_event=self.churn_event
+        )
+        self.feature_columns_ = [c for c in frame.columns if c not in LABELS]
+        X = frame[self.feature_columns_]
+        self.churn_model_ = churn_template.fit(X, frame["churned"])
+        self.recency_model_ = RecencyBaseline().fit(X, frame["churned"])
+        self.clv_model_ = clv_template.fit(X, frame["future_value"])
+        if holdout is None:
+            latest = frame[frame["cutoff"] == frame["cutoff"].max()]
+            self.btyd_ = clone(btyd_template).fit(latest)
+            self.evaluation_ = None
+        else:
+            latest = build_training_frame(
+                tables, [holdout], self.horizon, spec, churn_event=self.churn_event
+            )
+            self.btyd_ = clone(btyd_template).fit(latest)
+            self.evaluation_ = self._evaluate(tables, holdout, latest)
+        clv = self.clv_model_.predict(latest[self.feature_columns_])
+        self.value_thresholds_ = tuple(float(q) for q in np.quantile(clv, [1 / 3, 2 / 3]))
+        return self
+
+    def _evaluate(self, tables: Tables, holdout: Any, frame: pd.DataFrame) -> Evaluation:
+        """Every model and baseline on the holdout frame (features and labels)."""
+        X = frame[self.feature_columns_]
+        btyd = self.btyd_
+        last = last_period_value(tables, holdout, self.horizon).reindex(frame.index)
+        churn_scores = {
+            "churn_model": self.churn_model_.predict_proba(X)[:, 1],
+            RECENCY: self.recency_model_.predict_proba(X)[:, 1],
+            # Customers without purchases have no BTYD history: count them as churned.
+            BTYD_CHURN: btyd.predict_no_purchase(X, self.horizon).fillna(1.0).to_numpy(),
+        }
+        clv_predictions = {
+            f"clv_{self.clv_model_.kind}": self.clv_model_.predict(X),
+            BTYD_CLV: btyd.predict_clv(X, self.horizon, discount_rate=self.discount_rate)
+            .fillna(0.0)
+            .to_numpy(),
+            LAST_PERIOD: last.fillna(0.0).to_numpy(),
+        }
+        buyers = X["frequency"].notna().to_numpy()
+        check = BTYDCheck(
+            X["frequency"].to_numpy()[buyers],
+            frame["future_transactions"].to_numpy()[buyers],
+            btyd.predict_purchases(X, self.horizon).to_numpy()[buyers],
+        )
+        return evaluate(
+            churned=frame["churned"].to_numpy(dtype=float),
+            churn_scores=churn_scores,
+            value=frame["future_value"].to_numpy(dtype=float),
+            clv_predictions=clv_predictions,
+            clv_intervals={f"clv_{self.clv_model_.kind}": self.clv_model_.predict_interval(X)},
+            baselines=(RECENCY, BTYD_CHURN, BTYD_CLV, LAST_PERIOD),
+            btyd_check=check,
+        )
+
+    # -- scoring -------------------------------------------------------------------------
+
+    def score(self, tables: Tables, as_of: Any) -> pd.DataFrame:
+        """One row per customer first seen before `as_of`: the columns of SCORE_COLUMNS."""
+        snapshot = build_snapshot(tables, as_of, self._spec())
+        snapshot.insert(0, "cutoff", pd.Timestamp(as_cutoff(as_of)))
+        return self.score_snapshot(snapshot)
+
+    def score_snapshot(self, snapshot: pd.DataFrame) -> pd.DataFrame:
+        """Scores for a snapshot frame indexed by customer_id (the pyfunc model's input)."""
+        missing = [c for c in self.feature_columns_ if c not in snapshot.columns]
+        if missing:
+            raise SnapshotError(f"snapshot lacks the model's feature columns {missing}")
+        X = snapshot[self.feature_columns_]
+        churn = self.churn_model_.predict_proba(X)[:, 1]
+        clv = self.clv_model_.predict(X)
+        interval = self.clv_model_.predict_interval(X)
+        scores = pd.DataFrame(
+            {
+                "customer_id": snapshot.index.to_numpy(),
+                "churn_probability": churn,
+                "p_alive": self.btyd_.predict_alive(X).to_numpy(),
+                "expected_purchases": self.btyd_.predict_purchases(X, self.horizon).to_numpy(),
+                "clv": clv,
+                "clv_lower": interval[:, 0],
+                "clv_upper": interval[:, 1],
+                "value_segment": _levels(clv, self.value_thresholds_),
+                "risk_segment": _levels(churn, self.risk_thresholds),
+                "churn_drivers": self._drivers(X),
+            }
+        )
+        return scores
+
+    def _drivers(self, X: pd.DataFrame) -> np.ndarray:
+        """The features that push each customer's churn risk up most, as readable text.
+
+        Up to three "feature = value" items, strongest first, from the churn model's
+        per-customer contributions; features that lower the risk are not listed.
+        """
+        contributions = self.churn_model_.contributions(X).drop(columns="bias")
+        values = contributions.to_numpy()
+        names = contributions.columns
+        k = min(N_DRIVERS, values.shape[1])
+        top = np.argpartition(-values, k - 1, axis=1)[:, :k]
+        rows = np.arange(len(values))[:, None]
+        top = np.take_along_axis(top, np.argsort(-values[rows, top], axis=1), axis=1)
+        joined = pd.Series("", index=range(len(values)), dtype="object")
+        for rank in range(k):
+            column = top[:, rank]
+            strength = values[rows[:, 0], column]
+            for j in np.unique(column):
+                hit = (column == j) & (strength > 0)
+                if hit.any():
+                    label = f"{'; ' if rank else ''}{names[j].replace('_', ' ')} = "
+                    joined[hit] += label + _formatted(X[names[j]].to_numpy()[hit])
+        return joined.to_numpy()
+
+
+def _levels(values: np.ndarray, thresholds: tuple[float, float]) -> np.ndarray:
+    """ "low" / "medium" / "high" by two thresholds (a value at a threshold goes up)."""
+    return np.asarray(LEVELS, dtype=object)[np.searchsorted(thresholds, values, side="right")]
+
+
+def _formatted(values: np.ndarray) -> np.ndarray:
+    """Feature values as short text: 3 significant digits, "none" for missing."""
+    series = pd.Series(values)
+    if pd.api.types.is_float_dtype(series):
+        text = series.map(lambda v: f"{v:.3g}", na_action="ignore")
+    else:
+        text = series.astype("string")
+    return text.fillna("none").to_numpy(dtype=object)
