@@ -237,25 +237,18 @@ class Pipeline:
     def _drivers(self, X: pd.DataFrame) -> np.ndarray:
         """The features that push each customer's churn risk up most, as readable text.
 
-        Up to three "feature = value" items, strongest first, from the churn model's
-        per-customer contributions; features that lower the risk are not listed.
+        Up to three "feature = value" items, strongest first, from the churn model's path
+        attributions; features that lower the risk are not listed.
         """
-        contributions = self.churn_model_.contributions(X).drop(columns="bias")
-        values = contributions.to_numpy()
-        names = contributions.columns
-        k = min(N_DRIVERS, values.shape[1])
-        top = np.argpartition(-values, k - 1, axis=1)[:, :k]
-        rows = np.arange(len(values))[:, None]
-        top = np.take_along_axis(top, np.argsort(-values[rows, top], axis=1), axis=1)
-        joined = pd.Series("", index=range(len(values)), dtype="object")
-        for rank in range(k):
-            column = top[:, rank]
-            strength = values[rows[:, 0], column]
-            for j in np.unique(column):
-                hit = (column == j) & (strength > 0)
+        names, strengths = self.churn_model_.top_drivers(X, N_DRIVERS)
+        joined = pd.Series("", index=range(len(X)), dtype="object")
+        for rank in names.columns:
+            column, strength = names[rank].to_numpy(), strengths[rank].to_numpy()
+            for feature in np.unique(column):
+                hit = (column == feature) & (strength > 0)
                 if hit.any():
-                    label = f"{'; ' if rank else ''}{names[j].replace('_', ' ')} = "
-                    joined[hit] += label + _formatted(X[names[j]].to_numpy()[hit])
+                    label = f"{'; ' if rank > 1 else ''}{feature.replace('_', ' ')} = "
+                    joined[hit] += label + _formatted(X[feature].to_numpy()[hit])
         return joined.to_numpy()
 
 

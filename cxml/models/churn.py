@@ -18,6 +18,7 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, column_or_1d
 
+from cxml.models.attribution import top_attributions
 from cxml.models.tabular import early_stopped, feature_frame, validation_mask
 
 Calibration = Literal["auto", "isotonic", "sigmoid", "none"]
@@ -214,3 +215,18 @@ class ChurnModel(ClassifierMixin, BaseEstimator):
         values = self.booster_.predict(frame, pred_contrib=True)
         index = X.index if isinstance(X, pd.DataFrame) else None
         return pd.DataFrame(values, columns=[*frame.columns, "bias"], index=index)
+
+    def top_drivers(self, X: Any, k: int = 3) -> tuple[pd.DataFrame, pd.DataFrame]:
+        """Each customer's `k` features that raise the churn log-odds most, strongest first.
+
+        Path attributions (see :mod:`cxml.models.attribution`), fast enough for millions
+        of customers; :meth:`contributions` gives exact SHAP values. Returns the feature
+        names and their contributions, both with columns ``1 .. k``.
+        """
+        check_is_fitted(self)
+        frame, _ = feature_frame(self, X, reset=False, time_column=self.time_column)
+        positions, values = top_attributions(self.booster_, frame, self.best_iteration_, k)
+        index = X.index if isinstance(X, pd.DataFrame) else None
+        columns = range(1, positions.shape[1] + 1)
+        names = pd.DataFrame(frame.columns.to_numpy()[positions], index=index, columns=columns)
+        return names, pd.DataFrame(values, index=index, columns=columns)
