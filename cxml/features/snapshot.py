@@ -23,7 +23,8 @@ def _aggregate(metric: Metric, ctx: Context) -> nw.Expr:
         in_window = (nw.col("t") >= ctx.cutoff - end) & (nw.col("t") < ctx.cutoff - start)
         cond = in_window if cond is None else cond & in_window
     if metric.agg == "count":
-        expr = nw.len() if cond is None else cond.cast(nw.Int64).sum()
+        # Counting non-null markers is cheaper for the engine than summing cast booleans.
+        expr = nw.len() if cond is None else nw.when(cond).then(1).count()
         return expr.alias(metric.name)
     assert metric.column is not None
     value = nw.col(metric.column)
