@@ -18,7 +18,7 @@ from cxml.errors import ParameterError, SnapshotError
 from cxml.evaluation.holdout import BTYDCheck, Evaluation, evaluate
 from cxml.features import FeatureSpec, build_snapshot, build_training_frame
 from cxml.features.labels import LABELS
-from cxml.features.spec import Horizon, as_cutoff
+from cxml.features.spec import Horizon, as_cutoff, window_end
 from cxml.models import BTYDModel, ChurnModel
 from cxml.models.baselines import RecencyBaseline, last_period_value
 from cxml.models.clv import CLVModel
@@ -143,8 +143,13 @@ class Pipeline:
         churn_template, clv_template, btyd_template = self._templates(spec)
         holdout = None if self.holdout is None else as_cutoff(self.holdout)
         starts = [as_cutoff(c) for c in self.cutoffs]
-        if holdout is not None and max(starts, default=holdout) >= holdout:
-            raise SnapshotError("every training cut-off must come before the holdout cut-off")
+        late = [s for s in starts if holdout is not None and window_end(s, self.horizon) > holdout]
+        if late:
+            raise SnapshotError(
+                f"training cut-offs {[f'{s:%Y-%m-%d}' for s in late]} have label windows that "
+                f"end after the holdout cut-off {holdout:%Y-%m-%d}: the holdout would not be "
+                "unseen; use earlier cut-offs"
+            )
         frame = build_training_frame(
             tables, starts, self.horizon, spec, churn_event=self.churn_event
         )

@@ -37,6 +37,13 @@ class Evaluation:
     table: pd.DataFrame
     figures: dict[str, Figure] = field(default_factory=dict)
 
+    def metric(self, model: str, metric: str) -> float:
+        """One figure of the table, e.g. ``metric("churn_model", "roc_auc")``."""
+        rows = self.table[(self.table["model"] == model) & (self.table["metric"] == metric)]
+        if len(rows) != 1:
+            raise ParameterError(f"no metric {metric!r} for a model {model!r} in this evaluation")
+        return float(rows["value"].iloc[0])
+
     def wide(self) -> pd.DataFrame:
         """One row per (task, model, role), one column per metric."""
         return self.table.pivot_table(

@@ -1,0 +1,140 @@
+"""The whole chain on real data: the CDNOW backtest of the models issue, and scoring."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from cxml.data import Tables
+from cxml.datasets import load_cdnow
+from cxml.errors import SnapshotError
+from cxml.evaluation import churn_metrics, clv_metrics
+from cxml.features import build_labels
+from cxml.pipeline import LEVELS, SCORE_COLUMNS, Pipeline
+
+HOLDOUT = "1998-01-01"
+#: Label windows [cut-off, cut-off + 6 months) end 1997-10-01 and 1998-01-01: never past
+#: the holdout cut-off. The holdout window [1998-01-01, 1998-07-01) ends with the data.
+CUTOFFS = ("1997-04-01", "1997-07-01")
+HORIZON = "6M"
+
+
+@pytest.fixture(scope="module")
+def cdnow() -> Tables:
+    return load_cdnow()
+
+
+@pytest.fixture(scope="module")
+def fitted(cdnow: Tables) -> Pipeline:
+    return Pipeline(CUTOFFS, HORIZON, holdout=HOLDOUT).fit(cdnow)
+
+
+def test_cdnow_backtest_models_beat_their_baselines(fitted: Pipeline) -> None:
+    wide = fitted.evaluation_.wide()
+    print("\n" + wide.round(4).to_string())
+    auc = {m: fitted.evaluation_.metric(m, "roc_auc") for m in ("churn_model", "recency_rule")}
+    auc["btyd"] = fitted.evaluation_.metric("btyd_p_no_purchase", "roc_auc")
+    assert auc["churn_model"] > auc["recency_rule"]
+    assert auc["churn_model"] > auc["btyd"]
+    for metric in ("normalized_gini", "spearman"):
+        assert fitted.evaluation_.metric("clv_hybrid", metric) > fitted.evaluation_.metric(
+            "btyd_clv", metric
+        )
+
+
+def test_cdnow_evaluation_scores_every_model_on_the_same_holdout(
+    fitted: Pipeline, cdnow: Tables
+) -> None:
+    labels = build_labels(cdnow, HOLDOUT, HORIZON)
+    table = fitted.evaluation_.table
+    assert set(table["model"]) == {
+        "churn_model",
+        "recency_rule",
+        "btyd_p_no_purchase",
+        "clv_hybrid",
+        "btyd_clv",
+        "last_period_value",
+    }
+    assert set(table.loc[table["role"] == "model", "model"]) == {"churn_model", "clv_hybrid"}
+    assert len(labels) == 23_570
+    assert (table.loc[table["metric"] == "n", "value"] == len(labels)).all()
+    base_rate = table.loc[table["metric"] == "base_rate", "value"]
+    assert np.allclose(base_rate, labels["churned"].mean())
+    sums = table.loc[table["metric"] == "sum_actual", "value"]
+    assert np.allclose(sums, labels["future_value"].sum())
+    assert set(fitted.evaluation_.figures) == {
+        "reliability_curve",
+        "cumulative_gains",
+        "clv_by_decile",
+        "holdout_transactions_by_frequency",
+    }
+
+
+def test_baseline_metrics_match_an_independent_computation(fitted: Pipeline, cdnow: Tables) -> None:
+    # The last-period baseline is the value in [1997-07-01, 1998-01-01), from the raw table.
+    labels = build_labels(cdnow, HOLDOUT, HORIZON)
+    lines = cdnow.to_pandas("transactions")
+    window = lines[
+        (lines["timestamp"] >= "1997-07-01") & (lines["timestamp"] < HOLDOUT) & ~lines["is_return"]
+    ]
+    last = window.groupby("customer_id")["amount"].sum().reindex(labels.index, fill_value=0)
+    expected = clv_metrics(labels["future_value"], last)
+    for metric in ("normalized_gini", "spearman", "mae"):
+        assert fitted.evaluation_.metric("last_period_value", metric) == pytest.approx(
+            expected[metric]
+        )
+    # The recency rule ranks exactly like days since the last purchase.
+    snapshot_rank = churn_metrics(
+        labels["churned"].astype(float),
+        _recency_score(lines, labels.index),
+    )["roc_auc"]
+    assert fitted.evaluation_.metric("recency_rule", "roc_auc") == pytest.approx(
+        snapshot_rank, abs=1e-12
+    )
+
+
+def _recency_score(lines: pd.DataFrame, ids: pd.Index) -> np.ndarray:
+    before = lines[lines["timestamp"] < HOLDOUT]
+    last = before.groupby("customer_id")["timestamp"].max().reindex(ids)
+    days = (pd.Timestamp(HOLDOUT) - last.dt.floor("D")).dt.days.to_numpy(dtype=float)
+    return days / days.max()
+
+
+def test_intervals_cover_close_to_nominal_on_cdnow(fitted: Pipeline) -> None:
+    coverage = fitted.evaluation_.metric("clv_hybrid", "interval_coverage")
+    assert 0.75 <= coverage <= 0.87
+
+
+def test_scores_one_row_per_customer_and_deterministic(fitted: Pipeline, cdnow: Tables) -> None:
+    scores = fitted.score(cdnow, HOLDOUT)
+    assert tuple(scores.columns) == SCORE_COLUMNS
+    assert len(scores) == 23_570
+    assert scores["customer_id"].is_unique
+    assert scores[list(SCORE_COLUMNS[1:7])].notna().all().all()
+    assert scores["churn_probability"].between(0, 1).all()
+    assert (scores["clv_lower"] <= scores["clv"]).all()
+    assert (scores["clv"] <= scores["clv_upper"]).all()
+    assert (scores["clv_lower"] >= 0).all()
+    assert set(scores["value_segment"]) == set(LEVELS)
+    assert set(scores["risk_segment"]) <= set(LEVELS)
+    high = scores["risk_segment"] == "high"
+    assert (scores.loc[high, "churn_probability"] >= 0.6).all()
+    assert scores.loc[high, "churn_drivers"].str.contains(" = ").all()
+    again = fitted.score(cdnow, HOLDOUT)
+    pd.testing.assert_frame_equal(scores, again)
+
+
+def test_scores_ignore_events_after_the_as_of_date(fitted: Pipeline, cdnow: Tables) -> None:
+    lines = cdnow.to_pandas("transactions")
+    extra = lines.sample(500, random_state=0).assign(
+        timestamp=pd.Timestamp("1998-03-01"), amount=999.0
+    )
+    grown = Tables(pd.concat([lines, extra], ignore_index=True), duplicates="keep")
+    as_of = "1998-02-01"
+    pd.testing.assert_frame_equal(fitted.score(cdnow, as_of), fitted.score(grown, as_of))
+
+
+def test_training_windows_must_end_before_the_holdout(cdnow: Tables) -> None:
+    with pytest.raises(SnapshotError, match=r"1997-08-01.*end after the holdout"):
+        Pipeline(["1997-04-01", "1997-08-01"], HORIZON, holdout=HOLDOUT).fit(cdnow)
