@@ -13,10 +13,11 @@ import numpy as np
 import pandas as pd
 from sklearn.base import clone
 
+from cxml.config import ProjectConfig, resolve_cutoffs
 from cxml.data import Tables
 from cxml.errors import ParameterError, SnapshotError
 from cxml.evaluation.holdout import BTYDCheck, Evaluation, evaluate
-from cxml.features import FeatureSpec, build_snapshot, build_training_frame
+from cxml.features import FeatureSpec, build_labels, build_snapshot, build_training_frame
 from cxml.features.labels import LABELS
 from cxml.features.spec import Horizon, as_cutoff, window_end
 from cxml.models import BTYDModel, ChurnModel
@@ -57,7 +58,9 @@ class Pipeline:
         the data end (and by the holdout cut-off, for an honest holdout). The latest one
         early-stops and calibrates the models.
     horizon : str, int or timedelta, default="26W"
-        Churn and CLV horizon ("26W", "6M", 90 days, ...).
+        Churn horizon ("26W", "6M", 90 days, ...).
+    clv_horizon : str, int, timedelta or None
+        CLV horizon; None: the churn horizon.
     holdout : date or None
         Cut-off of the holdout evaluation; its label window is never trained on.
     features : FeatureSpec or None
@@ -92,6 +95,7 @@ class Pipeline:
         cutoffs: Sequence[Any],
         horizon: Horizon = "26W",
         *,
+        clv_horizon: Horizon | None = None,
         holdout: Any = None,
         features: FeatureSpec | None = None,
         churn_event: str | None = None,
@@ -103,6 +107,7 @@ class Pipeline:
     ) -> None:
         self.cutoffs = cutoffs
         self.horizon = horizon
+        self.clv_horizon = clv_horizon
         self.holdout = holdout
         self.features = features
         self.churn_event = churn_event
@@ -112,6 +117,34 @@ class Pipeline:
         self.discount_rate = discount_rate
         self.risk_thresholds = risk_thresholds
 
+    @classmethod
+    def from_config(cls, config: ProjectConfig, tables: Tables) -> Pipeline:
+        """The pipeline a project configuration describes, with cut-offs resolved on `tables`."""
+        cutoffs, holdout = resolve_cutoffs(config, tables.observed_until)
+        models, seed = config.models, config.seed
+        churn_settings = models.churn.lightgbm.model_dump()
+        clv_settings = models.clv.lightgbm.model_dump()
+        return cls(
+            cutoffs,
+            config.churn.horizon,
+            clv_horizon=config.clv.horizon,
+            holdout=holdout,
+            features=config.features,
+            churn_event=config.churn.event_type if config.churn.definition == "event" else None,
+            churn_model=ChurnModel(
+                calibration=models.churn.calibration, random_state=seed, **churn_settings
+            ),
+            clv_model=CLVModel(
+                kind=models.clv.kind,
+                objective=models.clv.objective,
+                coverage=config.clv.coverage,
+                random_state=seed,
+                **clv_settings,
+            ),
+            btyd_model=BTYDModel(models.btyd.model, penalizer=models.btyd.penalizer),
+            discount_rate=config.clv.discount_rate,
+        )
+
     # -- fitting -------------------------------------------------------------------------
 
     def _spec(self) -> FeatureSpec:
@@ -120,11 +153,24 @@ class Pipeline:
             raise ParameterError("Pipeline needs the 'btyd' feature group in FeatureSpec.groups")
         return spec
 
+    def _clv_horizon(self) -> Horizon:
+        return self.horizon if self.clv_horizon is None else self.clv_horizon
+
+    def _future_value(self, tables: Tables, frame: pd.DataFrame) -> np.ndarray:
+        """The CLV label of each row: the frame's own, or that of the CLV horizon."""
+        if self.clv_horizon is None or self.clv_horizon == self.horizon:
+            return frame["future_value"].to_numpy(dtype=float)
+        parts = [
+            build_labels(tables, cutoff, self.clv_horizon)["future_value"].reindex(rows.index)
+            for cutoff, rows in frame.groupby("cutoff", sort=False)
+        ]
+        return pd.concat(parts).to_numpy(dtype=float)
+
     def _templates(self, spec: FeatureSpec) -> tuple[ChurnModel, CLVModel, BTYDModel]:
         unit = spec.time_unit
         btyd = clone(self.btyd_model or BTYDModel()).set_params(time_unit=unit)
         clv = clone(self.clv_model or CLVModel()).set_params(
-            horizon=self.horizon,
+            horizon=self._clv_horizon(),
             time_unit=unit,
             discount_rate=self.discount_rate,
             btyd_model=btyd.model,
@@ -143,7 +189,12 @@ class Pipeline:
         churn_template, clv_template, btyd_template = self._templates(spec)
         holdout = None if self.holdout is None else as_cutoff(self.holdout)
         starts = [as_cutoff(c) for c in self.cutoffs]
-        late = [s for s in starts if holdout is not None and window_end(s, self.horizon) > holdout]
+        horizons = (self.horizon, self._clv_horizon())
+        late = [
+            s
+            for s in starts
+            if holdout is not None and max(window_end(s, h) for h in horizons) > holdout
+        ]
         if late:
             raise SnapshotError(
                 f"training cut-offs {[f'{s:%Y-%m-%d}' for s in late]} have label windows that "
@@ -157,7 +208,7 @@ class Pipeline:
         X = frame[self.feature_columns_]
         self.churn_model_ = churn_template.fit(X, frame["churned"])
         self.recency_model_ = RecencyBaseline().fit(X, frame["churned"])
-        self.clv_model_ = clv_template.fit(X, frame["future_value"])
+        self.clv_model_ = clv_template.fit(X, self._future_value(tables, frame))
         if holdout is None:
             latest = frame[frame["cutoff"] == frame["cutoff"].max()]
             self.btyd_ = clone(btyd_template).fit(latest)
@@ -176,7 +227,8 @@ class Pipeline:
         """Every model and baseline on the holdout frame (features and labels)."""
         X = frame[self.feature_columns_]
         btyd = self.btyd_
-        last = last_period_value(tables, holdout, self.horizon).reindex(frame.index)
+        clv_horizon = self._clv_horizon()
+        last = last_period_value(tables, holdout, clv_horizon).reindex(frame.index)
         churn_scores = {
             "churn_model": self.churn_model_.predict_proba(X)[:, 1],
             RECENCY: self.recency_model_.predict_proba(X)[:, 1],
@@ -185,7 +237,7 @@ class Pipeline:
         }
         clv_predictions = {
             f"clv_{self.clv_model_.kind}": self.clv_model_.predict(X),
-            BTYD_CLV: btyd.predict_clv(X, self.horizon, discount_rate=self.discount_rate)
+            BTYD_CLV: btyd.predict_clv(X, clv_horizon, discount_rate=self.discount_rate)
             .fillna(0.0)
             .to_numpy(),
             LAST_PERIOD: last.fillna(0.0).to_numpy(),
@@ -199,7 +251,7 @@ class Pipeline:
         return evaluate(
             churned=frame["churned"].to_numpy(dtype=float),
             churn_scores=churn_scores,
-            value=frame["future_value"].to_numpy(dtype=float),
+            value=self._future_value(tables, frame),
             clv_predictions=clv_predictions,
             clv_intervals={f"clv_{self.clv_model_.kind}": self.clv_model_.predict_interval(X)},
             baselines=(RECENCY, BTYD_CHURN, BTYD_CLV, LAST_PERIOD),
@@ -228,7 +280,9 @@ class Pipeline:
                 "customer_id": snapshot.index.to_numpy(),
                 "churn_probability": churn,
                 "p_alive": self.btyd_.predict_alive(X).to_numpy(),
-                "expected_purchases": self.btyd_.predict_purchases(X, self.horizon).to_numpy(),
+                "expected_purchases": self.btyd_.predict_purchases(
+                    X, self._clv_horizon()
+                ).to_numpy(),
                 "clv": clv,
                 "clv_lower": interval[:, 0],
                 "clv_upper": interval[:, 1],

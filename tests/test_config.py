@@ -52,9 +52,9 @@ def test_every_file_in_configs_is_a_shipped_config_that_loads():
 
 
 EXPECTED_CUTOFFS = {
-    # 26 weeks = 182 days: 1998-07-01 - 182 d = 1997-12-31; both training windows end by then
-    # (1997-07-01 + 182 d = 1997-12-30).
-    "cdnow": (days("1997-04-01", "1997-07-01"), pd.Timestamp("1997-12-31")),
+    # Six calendar months: [1998-01-01, 1998-07-01) ends with the data; the training windows
+    # end 1997-10-01 and 1998-01-01.
+    "cdnow": (days("1997-04-01", "1997-07-01"), pd.Timestamp("1998-01-01")),
     # 3 months before 2024-01-01, then monthly back from 3 months before that.
     "synthetic_retail": (
         days("2023-02-01", "2023-03-01", "2023-04-01", "2023-05-01", "2023-06-01", "2023-07-01"),
@@ -94,7 +94,7 @@ def test_cdnow_sample_by_override_covers_the_same_period():
 
 def test_shipped_configs_hold_the_settings_they_advertise():
     cdnow = load_config(CONFIGS / "cdnow.yaml")
-    assert (cdnow.features.time_unit, cdnow.churn.horizon) == ("W", "26W")
+    assert (cdnow.features.time_unit, cdnow.churn.horizon) == ("W", "6M")
     assert cdnow.training.cutoffs == (dt.date(1997, 4, 1), dt.date(1997, 7, 1))
     retail = load_config(CONFIGS / "synthetic_retail.yaml")
     assert retail.data.dataset.customers == 20_000
@@ -480,7 +480,7 @@ def test_overrides_set_values_read_as_yaml():
         ],
     )
     assert config.churn.horizon == "13W"
-    assert config.clv.horizon == "26W"  # set explicitly in the file
+    assert config.clv.horizon == "6M"  # set explicitly in the file
     assert config.models.churn.lightgbm.num_leaves == 7
     assert config.models.clv.lightgbm.num_leaves == 31
     assert config.training.cutoffs == (dt.date(1997, 4, 1), dt.date(1997, 6, 1))
@@ -526,7 +526,7 @@ def test_override_with_a_bad_value_is_marked_as_coming_from_the_command_line():
         ),
         (
             "churn.horizon.days=3",
-            '--set churn.horizon.days: churn.horizon is a value, not a section (it holds "26W")',
+            '--set churn.horizon.days: churn.horizon is a value, not a section (it holds "6M")',
         ),
         (
             "training.cutoffs=[1997-04-01",
@@ -572,9 +572,9 @@ def test_every_flattened_setting_reads_back_as_an_override(name):
 
 def test_flatten_gives_dotted_keys_and_yaml_text():
     flat = flatten(load_config(CONFIGS / "cdnow.yaml"))
-    assert flat["models.churn.lightgbm.num_leaves"] == "15"
+    assert flat["models.churn.lightgbm.num_leaves"] == "31"
     assert flat["training.cutoffs"] == "[1997-04-01, 1997-07-01]"
-    assert flat["training.holdout"] == "1997-12-31"
+    assert flat["training.holdout"] == "1998-01-01"
     assert flat["data.dataset.sample"] == "false"
     assert flat["output.scores"] == "output/cdnow/scores.parquet"
     assert all(isinstance(v, str) for v in flat.values())
@@ -584,7 +584,7 @@ def test_dump_writes_plain_yaml(tmp_path):
     dump(load_config(CONFIGS / "cdnow.yaml"), tmp_path / "c.yaml")
     text = (tmp_path / "c.yaml").read_text()
     assert "!!" not in text
-    assert yaml.safe_load(text)["training"]["holdout"] == dt.date(1997, 12, 31)
+    assert yaml.safe_load(text)["training"]["holdout"] == dt.date(1998, 1, 1)
 
 
 # --------------------------------------------------------------------------- own tables
