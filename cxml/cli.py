@@ -1,18 +1,29 @@
-"""The `cxml` command line: a thin shell over the Python API."""
+"""The `cxml` command line: a thin shell over the Python API.
+
+Exit codes: 0 success; 2 bad input or configuration (one message, no traceback); 1 an
+unexpected error (the traceback only with ``--debug``). Output files are written to a
+temporary file and renamed, so a failed or interrupted command leaves no partial file.
+"""
 
 from __future__ import annotations
 
+import contextlib
+import os
 import time
-from collections.abc import Callable
+import traceback
+from collections.abc import Callable, Iterator
 from functools import wraps
+from pathlib import Path
 from typing import Any
 
+import pandas as pd
 import typer
 from rich.console import Console
+from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from cxml import __version__
-from cxml.errors import CxmlError
+from cxml.errors import CxmlError, ParameterError
 
 app = typer.Typer(
     add_completion=False,
@@ -21,25 +32,134 @@ app = typer.Typer(
 )
 console = Console()
 errors = Console(stderr=True)
+OUTPUT_SUFFIXES = (".parquet", ".csv")
+#: The README's demo: the CDNOW backtest of configs/cdnow.yaml, in the working directory.
+DEMO_CONFIG = {
+    "name": "cdnow",
+    "data": {"dataset": {"name": "cdnow"}},
+    "features": {"time_unit": "W"},
+    "training": {"cutoffs": ["1997-04-01", "1997-07-01"], "holdout": "1998-01-01"},
+    "churn": {"horizon": "6M"},
+    "clv": {"horizon": "6M"},
+    "mlflow": {"experiment": "cdnow", "registered_model": "cdnow"},
+    "output": {"scores": "output/cdnow/scores.parquet", "report": "output/cdnow/report.html"},
+}
+DEMO_AS_OF = "1998-01-01"
+
+_state = {"debug": False, "quiet": False}
+
+ConfigArgument = typer.Argument(..., help="Project configuration (YAML).", show_default=False)
+SetOption = typer.Option(
+    [], "--set", help="Override a setting: key.path=value (YAML value). Repeatable."
+)
+QuietOption = typer.Option(False, "--quiet", help="No progress, only results.")
+OutputOption = typer.Option(..., "--output", help="Parquet or CSV file to write.")
 
 
 def _exits_cleanly(command: Callable[..., Any]) -> Callable[..., Any]:
-    """Bad input ends with exit code 2 and one message, never a traceback."""
+    """Map errors to exit codes: 2 with one message for bad input, 1 for anything else."""
 
     @wraps(command)
     def run(*args: Any, **kwargs: Any) -> Any:
         try:
             return command(*args, **kwargs)
         except CxmlError as exc:
-            errors.print(f"[bold red]error:[/] {exc}", highlight=False)
+            errors.print(f"[bold red]error:[/] {exc}", highlight=False, markup=True)
             raise typer.Exit(2) from None
+        except (typer.Exit, typer.Abort):
+            raise
+        except Exception as exc:
+            if _state["debug"]:
+                errors.print(traceback.format_exc(), highlight=False, markup=False)
+            else:
+                errors.print(
+                    f"[bold red]unexpected error:[/] {type(exc).__name__}: {exc}\n"
+                    "Run with --debug for the traceback.",
+                    highlight=False,
+                )
+            raise typer.Exit(1) from None
 
     return run
 
 
+@contextlib.contextmanager
+def _step(description: str) -> Iterator[None]:
+    """A spinner with elapsed time while a long step runs (nothing with --quiet)."""
+    if _state["quiet"]:
+        yield
+        return
+    columns = (SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn())
+    with Progress(*columns, console=errors, transient=False) as progress:
+        task = progress.add_task(description, total=1)
+        yield
+        progress.update(task, completed=1)
+
+
+def write_table(frame: pd.DataFrame, path: Path) -> None:
+    """Write Parquet or CSV (by extension) atomically: temporary file, then rename."""
+    if path.suffix.lower() not in OUTPUT_SUFFIXES:
+        raise ParameterError(
+            f"output {str(path)!r}: use a .parquet or .csv file name, got {path.suffix!r}"
+        )
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_name(f".{path.name}.{os.getpid()}.partial")
+    try:
+        if path.suffix.lower() == ".csv":
+            frame.to_csv(partial, index=False)
+        else:
+            frame.to_parquet(partial, index=False)
+        os.replace(partial, path)
+    finally:
+        partial.unlink(missing_ok=True)
+
+
+def _config(path: Path, overrides: list[str]) -> tuple[Any, str]:
+    from cxml.config import load_config, to_yaml
+
+    config = load_config(path, overrides)
+    return config, path.read_text() if not overrides else to_yaml(config)
+
+
+def _print_evaluation(evaluation: Any) -> None:
+    wide = evaluation.wide()
+    shown = {
+        "churn": ("roc_auc", "pr_auc", "brier", "ece"),
+        "clv": ("normalized_gini", "spearman", "mae", "aggregate_error"),
+    }
+    for task, metrics in shown.items():
+        rows = wide[wide["task"] == task]
+        if rows.empty:
+            continue
+        table = Table(title=f"{task} on the holdout")
+        for column in ("model", "role", *metrics):
+            table.add_column(column, justify="left" if column in ("model", "role") else "right")
+        for row in rows.itertuples():
+            values = [f"{getattr(row, m):.4f}" for m in metrics]
+            table.add_row(row.model, row.role, *values)
+        console.print(table)
+
+
+def _print_scores(scores: pd.DataFrame, path: Path) -> None:
+    table = Table(title=f"{len(scores):,} customers scored -> {path}")
+    for column in ("risk", "customers", "mean churn probability", "total CLV"):
+        table.add_column(column, justify="right")
+    for level, rows in scores.groupby("risk_segment", sort=False):
+        table.add_row(
+            str(level),
+            f"{len(rows):,}",
+            f"{rows['churn_probability'].mean():.3f}",
+            f"{rows['clv'].sum():,.0f}",
+        )
+    console.print(table)
+
+
 @app.callback(invoke_without_command=True)
-def main(version: bool = typer.Option(False, "--version", help="Print the version.")) -> None:
+def main(
+    version: bool = typer.Option(False, "--version", help="Print the version."),
+    debug: bool = typer.Option(False, "--debug", help="Show tracebacks of unexpected errors."),
+) -> None:
     """cxml command line."""
+    _state["debug"] = debug
     if version:
         console.print(f"cxml {__version__}")
         raise typer.Exit(0)
@@ -47,41 +167,149 @@ def main(version: bool = typer.Option(False, "--version", help="Print the versio
 
 @app.command()
 @_exits_cleanly
-def demo(
-    cutoff: str = typer.Option("1998-01-01", help="Snapshot cut-off date."),
-    quiet: bool = typer.Option(False, "--quiet", help="Print only the summary."),
+def validate(
+    config: Path = ConfigArgument, set_: list[str] = SetOption, quiet: bool = QuietOption
 ) -> None:
-    """Build a point-in-time snapshot of the bundled CDNOW data and summarise it."""
-    from cxml.datasets import load_cdnow
-    from cxml.features import FeatureSpec, build_snapshot
+    """Check a configuration and its data, and show the cut-offs it resolves to."""
+    from cxml.config import load_tables, resolve_cutoffs
 
-    started = time.perf_counter()
-    tables = load_cdnow()
-    snapshot = build_snapshot(tables, cutoff, FeatureSpec(time_unit="W"))
-    elapsed = time.perf_counter() - started
-    table = Table(
-        title=f"CDNOW snapshot at {cutoff} ({len(snapshot):,} customers, "
-        f"{snapshot.shape[1]} features, {elapsed:.2f} s)"
+    _state["quiet"] = quiet
+    project, _ = _config(config, set_)
+    with _step("Reading and validating the tables"):
+        tables = load_tables(project)
+    cutoffs, holdout = resolve_cutoffs(project, tables.observed_until)
+    for warning in tables.warnings:
+        errors.print(f"[yellow]warning:[/] {warning}", highlight=False)
+    console.print(
+        f"{config}: valid. Data until {tables.observed_until:%Y-%m-%d} (exclusive); training "
+        f"cut-offs {', '.join(f'{c:%Y-%m-%d}' for c in cutoffs)}; holdout {holdout:%Y-%m-%d}.",
+        highlight=False,
     )
-    for name in ("statistic", "value"):
-        table.add_column(name)
-    repeaters = snapshot["frequency"] > 0
-    recency, age = snapshot["recency"].mean(), snapshot["T"].mean()
-    repeat_value = snapshot.loc[repeaters, "monetary_value"].mean()
-    rows = {
-        "customers": f"{len(snapshot):,}",
-        "repeat buyers": f"{int(repeaters.sum()):,} ({repeaters.mean():.1%})",
-        "mean repeat purchases (frequency)": f"{snapshot['frequency'].mean():.3f}",
-        "mean recency / T (weeks)": f"{recency:.2f} / {age:.2f}",
-        "mean repeat-purchase value (repeaters)": f"{repeat_value:.2f}",
-        "revenue before cut-off": f"{snapshot['revenue'].sum():,.2f}",
-        "active in the last 90 days": f"{(snapshot['n_orders_90d'] > 0).mean():.1%}",
-    }
-    for key, value in rows.items():
-        table.add_row(key, value)
-    console.print(table)
-    if not quiet:
-        console.print(snapshot.head(5).T.to_string(), highlight=False)
+
+
+@app.command()
+@_exits_cleanly
+def snapshot(
+    config: Path = ConfigArgument,
+    as_of: str = typer.Option(..., "--as-of", help="Cut-off date: events before it count."),
+    output: Path = OutputOption,
+    set_: list[str] = SetOption,
+    quiet: bool = QuietOption,
+) -> None:
+    """Write the point-in-time feature snapshot of every customer at a cut-off."""
+    from cxml.config import load_tables
+    from cxml.features import build_snapshot
+
+    _state["quiet"] = quiet
+    project, _ = _config(config, set_)
+    with _step("Reading and validating the tables"):
+        tables = load_tables(project)
+    with _step(f"Building the snapshot at {as_of}"):
+        frame = build_snapshot(tables, as_of, project.features).reset_index()
+    write_table(frame, output)
+    console.print(f"{len(frame):,} customers x {frame.shape[1] - 1} features -> {output}")
+
+
+@app.command()
+@_exits_cleanly
+def train(
+    config: Path = ConfigArgument, set_: list[str] = SetOption, quiet: bool = QuietOption
+) -> None:
+    """Train churn and CLV models, evaluate them on the holdout, log and register in MLflow."""
+    _state["quiet"] = quiet
+    project, text = _config(config, set_)
+    _train_and_report(project, text)
+
+
+def _train_and_report(project: Any, text: str | None) -> Any:
+    from cxml.tracking import train as track
+
+    run = track(project, text, step=_step)
+    _print_evaluation(run.pipeline.evaluation_)
+    console.print(
+        f"MLflow run {run.run_id} ({project.mlflow.tracking_uri}); model "
+        f"models:/{run.registered_model}@{project.mlflow.alias} = version {run.version}",
+        highlight=False,
+    )
+    return run
+
+
+@app.command()
+@_exits_cleanly
+def score(
+    config: Path = ConfigArgument,
+    model: str = typer.Option(..., "--model", help="models:/name@alias, models:/name/3, runs:/"),
+    as_of: str = typer.Option(..., "--as-of", help="Score date: events before it count."),
+    output: Path = OutputOption,
+    set_: list[str] = SetOption,
+    quiet: bool = QuietOption,
+) -> None:
+    """Score every customer with a registered model: churn, CLV, segments and drivers."""
+    _state["quiet"] = quiet
+    project, _ = _config(config, set_)
+    _score_to(project, model, as_of, output)
+
+
+def _score_to(project: Any, model_uri: str, as_of: str, output: Path) -> pd.DataFrame:
+    from cxml.config import load_tables
+    from cxml.tracking import load_model
+    from cxml.tracking import score as score_with
+
+    if output.suffix.lower() not in OUTPUT_SUFFIXES:
+        raise ParameterError(f"--output {str(output)!r}: use a .parquet or .csv file name")
+    with _step(f"Loading {model_uri}"):
+        model = load_model(model_uri, project.mlflow.tracking_uri)
+    with _step("Reading and validating the tables"):
+        tables = load_tables(project)
+    with _step(f"Scoring every customer at {as_of}"):
+        scores = score_with(model, tables, as_of)
+    write_table(scores, output)
+    _print_scores(scores, output)
+    return scores
+
+
+@app.command()
+@_exits_cleanly
+def evaluate(
+    config: Path = ConfigArgument,
+    model: str = typer.Option(..., "--model", help="models:/name@alias, models:/name/3, runs:/"),
+    as_of: str = typer.Option(..., "--as-of", help="Cut-off whose later outcomes are known."),
+    set_: list[str] = SetOption,
+    quiet: bool = QuietOption,
+) -> None:
+    """Score a registered model and its baselines on the outcomes after a cut-off."""
+    from cxml.config import load_tables
+    from cxml.tracking import load_model, pipeline_of
+
+    _state["quiet"] = quiet
+    project, _ = _config(config, set_)
+    with _step(f"Loading {model}"):
+        pipeline = pipeline_of(load_model(model, project.mlflow.tracking_uri))
+    with _step("Reading and validating the tables"):
+        tables = load_tables(project)
+    with _step(f"Evaluating at {as_of}"):
+        evaluation = pipeline.evaluate(tables, as_of)
+    _print_evaluation(evaluation)
+
+
+@app.command()
+@_exits_cleanly
+def demo(quiet: bool = QuietOption) -> None:
+    """Train, track and score on the bundled CDNOW data (MLflow store ./mlflow.db)."""
+    from cxml.config import parse_config
+
+    _state["quiet"] = quiet
+    started = time.perf_counter()
+    project = parse_config(DEMO_CONFIG, source="the built-in demo configuration")
+    run = _train_and_report(project, None)
+    uri = f"models:/{run.registered_model}@{project.mlflow.alias}"
+    _score_to(project, uri, DEMO_AS_OF, project.output.scores)
+    console.print(
+        f"Done in {time.perf_counter() - started:.0f} s. Scores: {project.output.scores}. "
+        f"MLflow run {run.run_id}: open the UI with\n"
+        f"  mlflow ui --backend-store-uri {project.mlflow.tracking_uri}",
+        highlight=False,
+    )
 
 
 if __name__ == "__main__":

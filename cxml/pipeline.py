@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from sklearn.base import clone
+from sklearn.utils.validation import check_is_fitted
 
 from cxml.config import ProjectConfig, resolve_cutoffs
 from cxml.data import Tables
@@ -46,6 +47,8 @@ RECENCY, BTYD_CHURN, BTYD_CLV, LAST_PERIOD = (
     "last_period_value",
 )
 N_DRIVERS = 3
+#: Rows kept as the model's input example.
+EXAMPLE_ROWS = 5
 
 
 class Pipeline:
@@ -88,6 +91,8 @@ class Pipeline:
         CLV tertiles of the latest calibration population: the value segment boundaries.
     evaluation_ : Evaluation or None
         Every model and baseline on the holdout.
+    input_example_ : pandas.DataFrame
+        A few snapshot rows with a ``customer_id`` column: the pyfunc model's input example.
     """
 
     def __init__(
@@ -218,15 +223,30 @@ class Pipeline:
                 tables, [holdout], self.horizon, spec, churn_event=self.churn_event
             )
             self.btyd_ = clone(btyd_template).fit(latest)
-            self.evaluation_ = self._evaluate(tables, holdout, latest)
+            self.evaluation_ = self._evaluate(tables, holdout, latest, self.btyd_)
+        self.input_example_ = latest[self.feature_columns_].head(EXAMPLE_ROWS).reset_index()
         clv = self.clv_model_.predict(latest[self.feature_columns_])
         self.value_thresholds_ = tuple(float(q) for q in np.quantile(clv, [1 / 3, 2 / 3]))
         return self
 
-    def _evaluate(self, tables: Tables, holdout: Any, frame: pd.DataFrame) -> Evaluation:
-        """Every model and baseline on the holdout frame (features and labels)."""
+    def evaluate(self, tables: Tables, as_of: Any) -> Evaluation:
+        """Every model and baseline on the customers and outcomes of a later cut-off.
+
+        The label window after `as_of` must lie in the data; the BTYD baselines are fitted
+        on the snapshot at `as_of`.
+        """
+        check_is_fitted(self, "churn_model_")
+        frame = build_training_frame(
+            tables, [as_cutoff(as_of)], self.horizon, self._spec(), churn_event=self.churn_event
+        )
+        btyd = clone(self._templates(self._spec())[2]).fit(frame)
+        return self._evaluate(tables, as_of, frame, btyd)
+
+    def _evaluate(
+        self, tables: Tables, holdout: Any, frame: pd.DataFrame, btyd: BTYDModel
+    ) -> Evaluation:
+        """Every model and baseline on a labelled frame; `btyd` gives the BTYD baselines."""
         X = frame[self.feature_columns_]
-        btyd = self.btyd_
         clv_horizon = self._clv_horizon()
         last = last_period_value(tables, holdout, clv_horizon).reindex(frame.index)
         churn_scores = {
@@ -260,11 +280,15 @@ class Pipeline:
 
     # -- scoring -------------------------------------------------------------------------
 
-    def score(self, tables: Tables, as_of: Any) -> pd.DataFrame:
-        """One row per customer first seen before `as_of`: the columns of SCORE_COLUMNS."""
+    def snapshot(self, tables: Tables, as_of: Any) -> pd.DataFrame:
+        """The model's input at `as_of`: features of every customer first seen before it."""
         snapshot = build_snapshot(tables, as_of, self._spec())
         snapshot.insert(0, "cutoff", pd.Timestamp(as_cutoff(as_of)))
-        return self.score_snapshot(snapshot)
+        return snapshot
+
+    def score(self, tables: Tables, as_of: Any) -> pd.DataFrame:
+        """One row per customer first seen before `as_of`: the columns of SCORE_COLUMNS."""
+        return self.score_snapshot(self.snapshot(tables, as_of))
 
     def score_snapshot(self, snapshot: pd.DataFrame) -> pd.DataFrame:
         """Scores for a snapshot frame indexed by customer_id (the pyfunc model's input)."""

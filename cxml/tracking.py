@@ -1,0 +1,218 @@
+"""MLflow tracking: one run per training, the fitted pipeline as one registered pyfunc model.
+
+The run holds the flattened configuration as parameters, a fingerprint of every input
+table, every metric of every model and baseline, the evaluation table, the figures, the
+feature importances and the configuration file. The model takes snapshot columns (plus
+``customer_id``) and returns the scores of :data:`cxml.pipeline.SCORE_COLUMNS`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import subprocess
+from collections.abc import Callable
+from contextlib import AbstractContextManager, nullcontext
+from dataclasses import dataclass
+from importlib.metadata import version
+from pathlib import Path
+from typing import Any
+
+import mlflow
+import narwhals as nw
+import pandas as pd
+from mlflow.data.code_dataset_source import CodeDatasetSource
+from mlflow.data.meta_dataset import MetaDataset
+from mlflow.models import infer_signature
+from mlflow.tracking import MlflowClient
+
+import cxml
+from cxml.config import ProjectConfig, flatten, load_tables, to_yaml
+from cxml.data import Tables
+from cxml.data.engine import collect
+from cxml.errors import CxmlError
+from cxml.pipeline import Pipeline
+
+#: Distributions the model needs at serving time (cxml itself travels as code).
+PIP_REQUIREMENTS = (
+    "pandas",
+    "numpy",
+    "scipy",
+    "scikit-learn",
+    "lightgbm",
+    "lifetimes",
+    "duckdb",
+    "narwhals",
+    "pyarrow",
+    "pydantic",
+    "PyYAML",
+    "threadpoolctl",
+)
+MODEL_NAME = "model"
+
+
+class TrackingError(CxmlError, RuntimeError):
+    """The MLflow store or registry refused an operation."""
+
+
+@dataclass(frozen=True)
+class TrainedRun:
+    """What `train` produced: the run, the registered version and the fitted pipeline."""
+
+    run_id: str
+    model_uri: str
+    registered_model: str
+    version: str
+    pipeline: Pipeline
+
+
+class PipelineModel(mlflow.pyfunc.PythonModel):
+    """A fitted `Pipeline` as an MLflow pyfunc model: snapshot rows in, scores out."""
+
+    def __init__(self, pipeline: Pipeline) -> None:
+        self.pipeline = pipeline
+
+    def predict(self, context: Any, model_input: pd.DataFrame, params: Any = None) -> pd.DataFrame:
+        """Scores for snapshot rows; ``customer_id`` is a column of `model_input`."""
+        return self.pipeline.score_snapshot(model_input.set_index("customer_id"))
+
+
+def _git_commit() -> str | None:
+    """The commit of the cxml source tree, when it is a git checkout."""
+    try:
+        result = subprocess.run(
+            ["git", "rev-parse", "HEAD"],
+            cwd=Path(cxml.__file__).parent,
+            capture_output=True,
+            text=True,
+            timeout=10,
+            check=False,
+        )
+    except OSError:
+        return None
+    return result.stdout.strip() or None if result.returncode == 0 else None
+
+
+def fingerprint(frame: nw.LazyFrame) -> tuple[int, str]:
+    """Row count and a digest of a table's size, time span, ids and amounts or events."""
+    schema = frame.collect_schema()
+    aggregates = [
+        nw.len().alias("rows"),
+        nw.col("customer_id").n_unique().alias("customers"),
+    ]
+    if "timestamp" in schema:
+        aggregates += [nw.col("timestamp").min().alias("first"), nw.col("timestamp").max()]
+    if "amount" in schema:
+        aggregates.append(nw.col("amount").sum().alias("amount"))
+    summary = collect(frame.select(*aggregates)).iloc[0]
+    digest = hashlib.sha256(repr(summary.to_dict()).encode()).hexdigest()[:16]
+    return int(summary["rows"]), digest
+
+
+def _log_inputs(tables: Tables, config: ProjectConfig) -> None:
+    for name in ("transactions", "interactions", "customers"):
+        frame = getattr(tables, name)
+        if frame is None:
+            continue
+        rows, digest = fingerprint(frame)
+        source = getattr(config.data, name) or f"dataset:{config.data.dataset.name}"
+        dataset = MetaDataset(CodeDatasetSource({"source": str(source)}), name=name, digest=digest)
+        mlflow.log_input(dataset, context="training", tags={"rows": str(rows)})
+
+
+def _log_evaluation(pipeline: Pipeline) -> None:
+    evaluation = pipeline.evaluation_
+    if evaluation is None:
+        return
+    metrics = {
+        f"{row.model}.{row.metric}": row.value
+        for row in evaluation.table.itertuples()
+        if math.isfinite(row.value)
+    }
+    mlflow.log_metrics(metrics)
+    mlflow.log_table(evaluation.wide(), "evaluation/metrics.json")
+    mlflow.log_text(evaluation.wide().to_csv(index=False), "evaluation/metrics.csv")
+    for name, figure in evaluation.figures.items():
+        mlflow.log_figure(figure, f"plots/{name}.png")
+
+
+def _log_importances(pipeline: Pipeline) -> None:
+    for name, model in (("churn", pipeline.churn_model_), ("clv", pipeline.clv_model_)):
+        importances = model.feature_importances_
+        if importances is not None:
+            mlflow.log_text(importances.to_csv(), f"feature_importance/{name}.csv")
+
+
+def _log_model(pipeline: Pipeline, example: pd.DataFrame, config: ProjectConfig) -> Any:
+    scores = pipeline.score_snapshot(example.set_index("customer_id"))
+    return mlflow.pyfunc.log_model(
+        name=MODEL_NAME,
+        python_model=PipelineModel(pipeline),
+        signature=infer_signature(example, scores),
+        input_example=example,
+        pip_requirements=[f"{p}=={version(p)}" for p in PIP_REQUIREMENTS],
+        code_paths=[str(Path(cxml.__file__).parent)],
+        registered_model_name=config.mlflow.registered_model,
+    )
+
+
+def train(
+    config: ProjectConfig,
+    config_text: str | None = None,
+    step: Callable[[str], AbstractContextManager[Any]] = lambda _: nullcontext(),
+) -> TrainedRun:
+    """Fit the configured pipeline inside one MLflow run and register it.
+
+    A failure marks the run FAILED. The registered version gets the config's alias.
+    `step(description)` wraps each long step (the CLI shows progress with it).
+    """
+    mlflow.set_tracking_uri(config.mlflow.tracking_uri)
+    mlflow.set_experiment(config.mlflow.experiment)
+    tags = {"cxml.version": cxml.__version__}
+    commit = _git_commit()
+    if commit:
+        tags["cxml.git_commit"] = commit
+    with mlflow.start_run(tags=tags) as run:
+        mlflow.log_params(flatten(config))
+        mlflow.log_text(config_text or to_yaml(config), "config.yaml")
+        with step("Reading and validating the tables"):
+            tables = load_tables(config)
+            _log_inputs(tables, config)
+        with step("Building snapshots, training and evaluating"):
+            pipeline = Pipeline.from_config(config, tables).fit(tables)
+        with step("Logging metrics, plots and the model to MLflow"):
+            _log_evaluation(pipeline)
+            _log_importances(pipeline)
+            info = _log_model(pipeline, pipeline.input_example_, config)
+        version_ = str(info.registered_model_version)
+        MlflowClient().set_registered_model_alias(
+            config.mlflow.registered_model, config.mlflow.alias, version_
+        )
+    return TrainedRun(
+        run.info.run_id, info.model_uri, config.mlflow.registered_model, version_, pipeline
+    )
+
+
+def load_model(uri: str, tracking_uri: str) -> mlflow.pyfunc.PyFuncModel:
+    """The pyfunc model at `uri` (``models:/name@alias``, ``models:/name/3``, ``runs:/...``)."""
+    mlflow.set_tracking_uri(tracking_uri)
+    try:
+        return mlflow.pyfunc.load_model(uri)
+    except mlflow.exceptions.MlflowException as exc:
+        raise TrackingError(
+            f"cannot load model {uri!r} from {tracking_uri}: {exc.message}"
+        ) from None
+
+
+def pipeline_of(model: mlflow.pyfunc.PyFuncModel) -> Pipeline:
+    """The fitted `Pipeline` inside a pyfunc model logged by :func:`train`."""
+    wrapped = model.unwrap_python_model()
+    if not isinstance(wrapped, PipelineModel):
+        raise TrackingError("this MLflow model was not logged by cxml train")
+    return wrapped.pipeline
+
+
+def score(model: mlflow.pyfunc.PyFuncModel, tables: Tables, as_of: Any) -> pd.DataFrame:
+    """Scores through the pyfunc model for every customer first seen before `as_of`."""
+    snapshot = pipeline_of(model).snapshot(tables, as_of)
+    return model.predict(snapshot.reset_index())
