@@ -116,7 +116,10 @@ def evaluate(
     churn_scores = dict(churn_scores or {})
     clv_predictions = dict(clv_predictions or {})
     clv_intervals = dict(clv_intervals or {})
-    unknown = (set(baselines) | set(clv_intervals)) - set(churn_scores) - set(clv_predictions)
+    # Intervals belong to CLV predictions only: one named after a churn model would be dropped.
+    unknown = (set(baselines) - set(churn_scores) - set(clv_predictions)) | (
+        set(clv_intervals) - set(clv_predictions)
+    )
     if unknown:
         raise ParameterError(f"names without predictions: {sorted(unknown)}")
     if (churned is None) != (not churn_scores) or (value is None) != (not clv_predictions):

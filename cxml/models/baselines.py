@@ -48,8 +48,10 @@ class RecencyBaseline(ClassifierMixin, BaseEstimator):
                 "X", self.column, "required column is missing", "build it with build_snapshot"
             )
         days = X[self.column].to_numpy(dtype="float64", na_value=np.nan)
-        if fill is None:
-            fill = float(np.nanmax(days)) if np.isfinite(days).any() else 0.0
+        longest = float(np.nanmax(days)) if np.isfinite(days).any() else 0.0
+        # Never below anyone in X: later snapshots hold customers lapsed for longer than any
+        # at fit time, and those without purchases must still rank as the longest-lapsed.
+        fill = longest if fill is None else max(fill, longest)
         return np.log1p(np.where(np.isnan(days), fill, days)).reshape(-1, 1), fill
 
     def fit(self, X: pd.DataFrame, y: Any) -> RecencyBaseline:

@@ -223,7 +223,10 @@ class CLVModel(RegressorMixin, BaseEstimator):
         if len(target) != len(frame):
             raise ValueError(f"X has {len(frame)} rows but y has {len(target)}")
         val, self.validation_cutoff_ = validation_mask(len(frame), time, self.validation_fraction)
-        groups = np.zeros(len(frame), dtype=int) if time is None else pd.factorize(time)[0]
+        # Codes in time order: the last group is the latest cut-off whatever the row order.
+        groups = (
+            np.zeros(len(frame), dtype=int) if time is None else pd.factorize(time, sort=True)[0]
+        )
         self.btyd_, self.classifier_, self.regressor_ = None, None, None
         self.feature_importances_ = None
         if self.kind == "btyd":
