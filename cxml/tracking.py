@@ -23,8 +23,9 @@ import narwhals as nw
 import pandas as pd
 from mlflow.data.code_dataset_source import CodeDatasetSource
 from mlflow.data.meta_dataset import MetaDataset
-from mlflow.models import infer_signature
+from mlflow.models import ModelSignature, infer_signature
 from mlflow.tracking import MlflowClient
+from mlflow.types import ColSpec, Schema
 
 import cxml
 from cxml.config import ProjectConfig, flatten, load_tables, to_yaml
@@ -143,12 +144,32 @@ def _log_importances(pipeline: Pipeline) -> None:
             mlflow.log_text(importances.to_csv(), f"feature_importance/{name}.csv")
 
 
+def model_input(snapshot: pd.DataFrame) -> pd.DataFrame:
+    """Snapshot rows as the pyfunc model takes them: ``customer_id`` a column, categoricals
+    as plain text (MLflow's schema has no categorical type)."""
+    frame = snapshot.reset_index()
+    for column in frame.columns:
+        if isinstance(frame[column].dtype, pd.CategoricalDtype):
+            values = frame[column].astype(object)
+            frame[column] = values.where(values.notna(), None)
+    return frame
+
+
+def _signature(example: pd.DataFrame, scores: pd.DataFrame) -> ModelSignature:
+    """The inferred signature with every input column optional: a few example rows cannot
+    tell which features may be missing for some customer."""
+    inferred = infer_signature(example, scores)
+    inputs = Schema([ColSpec(c.type, c.name, required=False) for c in inferred.inputs.inputs])
+    return ModelSignature(inputs, inferred.outputs)
+
+
 def _log_model(pipeline: Pipeline, example: pd.DataFrame, config: ProjectConfig) -> Any:
+    example = model_input(example.set_index("customer_id"))
     scores = pipeline.score_snapshot(example.set_index("customer_id"))
     return mlflow.pyfunc.log_model(
         name=MODEL_NAME,
         python_model=PipelineModel(pipeline),
-        signature=infer_signature(example, scores),
+        signature=_signature(example, scores),
         input_example=example,
         pip_requirements=[f"{p}=={version(p)}" for p in PIP_REQUIREMENTS],
         code_paths=[str(Path(cxml.__file__).parent)],
@@ -215,4 +236,4 @@ def pipeline_of(model: mlflow.pyfunc.PyFuncModel) -> Pipeline:
 def score(model: mlflow.pyfunc.PyFuncModel, tables: Tables, as_of: Any) -> pd.DataFrame:
     """Scores through the pyfunc model for every customer first seen before `as_of`."""
     snapshot = pipeline_of(model).snapshot(tables, as_of)
-    return model.predict(snapshot.reset_index())
+    return model.predict(model_input(snapshot))
