@@ -224,7 +224,7 @@ def rules_for(
 
 
 def _count(predicate: nw.Expr) -> nw.Expr:
-    """Rows where `predicate` is true; a sum skips nulls, so none need filling (that costs)."""
+    """Rows where `predicate` is true (a sum skips nulls, so no per-row fill is needed)."""
     return predicate.cast(nw.Int64).sum()
 
 

@@ -61,7 +61,7 @@ class Metric:
     where: Where | None = None
     window: tuple[float, float] | None = None
     requires: tuple[str, ...] = ()  # optional input columns this metric needs
-    order_by: str | None = None  # the column that decides which row is "first"
+    order_by: str | None = None  # "first" takes the value on the row that sorts first by this
 
     @property
     def fills_zero(self) -> bool:
