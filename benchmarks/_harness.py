@@ -42,12 +42,20 @@ def rows(folder: Path) -> dict[str, int]:
 
 
 def measure(fn: Callable[[], Any]) -> dict[str, float]:
-    """Run `fn` and return wall seconds and this process's peak RSS in GB."""
-    started = time.perf_counter()
+    """Run `fn` and return wall seconds, CPU seconds (all threads) and peak RSS in GB.
+
+    CPU seconds are the work done; on a shared machine they vary less than wall time.
+    """
+    started, cpu = time.perf_counter(), time.process_time()
     fn()
-    seconds = time.perf_counter() - started
+    seconds, cpu_seconds = time.perf_counter() - started, time.process_time() - cpu
     peak_gb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024**2
-    return {"seconds": seconds, "peak_rss_gb": peak_gb}
+    return {"seconds": seconds, "cpu_seconds": cpu_seconds, "peak_rss_gb": peak_gb}
+
+
+def load() -> str:
+    """The 1, 5 and 15 minute load averages (other work competing for the cores)."""
+    return ", ".join(f"{x:.1f}" for x in os.getloadavg())
 
 
 def run_stage(module: str, stage: str, *args: str) -> dict[str, Any]:
