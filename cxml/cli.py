@@ -95,22 +95,33 @@ def _step(description: str) -> Iterator[None]:
         progress.update(task, completed=1)
 
 
-def write_table(frame: pd.DataFrame, path: Path) -> None:
-    """Write Parquet or CSV (by extension) atomically: temporary file, then rename."""
+def _check_output(path: Path) -> None:
+    """Refuse an output name that is neither Parquet nor CSV before any work is done."""
     if path.suffix.lower() not in OUTPUT_SUFFIXES:
         raise ParameterError(
             f"output {str(path)!r}: use a .parquet or .csv file name, got {path.suffix!r}"
         )
-    path.parent.mkdir(parents=True, exist_ok=True)
+
+
+def write_table(frame: pd.DataFrame, path: Path) -> None:
+    """Write Parquet or CSV (by extension) atomically: temporary file, then rename."""
+    _check_output(path)
     partial = path.with_name(f".{path.name}.{os.getpid()}.partial")
     try:
+        path.parent.mkdir(parents=True, exist_ok=True)
         if path.suffix.lower() == ".csv":
             frame.to_csv(partial, index=False)
         else:
             frame.to_parquet(partial, index=False)
         os.replace(partial, path)
+    except OSError as exc:
+        # An output path that cannot be written is bad input, like a wrong extension.
+        raise ParameterError(
+            f"output {str(path)!r} cannot be written: {exc.strerror or exc}"
+        ) from None
     finally:
-        partial.unlink(missing_ok=True)
+        with contextlib.suppress(OSError):
+            partial.unlink(missing_ok=True)
 
 
 def _config(path: Path, overrides: list[str]) -> tuple[Any, str]:
@@ -198,16 +209,18 @@ def snapshot(
 ) -> None:
     """Write the point-in-time feature snapshot of every customer at a cut-off."""
     from cxml.config import load_tables
-    from cxml.features import build_snapshot
+    from cxml.pipeline import Pipeline
 
     _state["quiet"] = quiet
     project, _ = _config(config, set_)
+    _check_output(output)
     with _step("Reading and validating the tables"):
         tables = load_tables(project)
     with _step(f"Building the snapshot at {as_of}"):
-        frame = build_snapshot(tables, as_of, project.features).reset_index()
+        # The registered model's input: customer_id, cutoff and the feature columns.
+        frame = Pipeline((), features=project.features).snapshot(tables, as_of).reset_index()
     write_table(frame, output)
-    console.print(f"{len(frame):,} customers x {frame.shape[1] - 1} features -> {output}")
+    console.print(f"{len(frame):,} customers x {frame.shape[1] - 2} features -> {output}")
 
 
 @app.command()
@@ -255,8 +268,7 @@ def _score_to(project: Any, model_uri: str, as_of: str, output: Path) -> pd.Data
     from cxml.tracking import load_model
     from cxml.tracking import score as score_with
 
-    if output.suffix.lower() not in OUTPUT_SUFFIXES:
-        raise ParameterError(f"--output {str(output)!r}: use a .parquet or .csv file name")
+    _check_output(output)
     with _step(f"Loading {model_uri}"):
         model = load_model(model_uri, project.mlflow.tracking_uri)
     with _step("Reading and validating the tables"):

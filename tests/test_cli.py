@@ -1,0 +1,290 @@
+"""The `cxml` command line as a user runs it: a real subprocess, its exit code and output.
+
+Exit codes: 0 success; 2 bad input or configuration, with one message and no traceback;
+1 an unexpected error, with the traceback only under ``--debug``. Outputs never exist
+half-written.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from cxml.cli import DEMO_AS_OF, DEMO_CONFIG
+from cxml.config import load_config, parse_config
+from cxml.datasets import load_cdnow
+from tests.conftest import CDNOW_CONFIG, ROOT, SAMPLE, RunCxml, cli_env, one_line
+
+CDNOW_CUSTOMERS = 23_570
+SAMPLE_CUSTOMERS = 2_357
+
+
+def assert_bad_input(result: subprocess.CompletedProcess[str], *fragments: str) -> None:
+    """Exit 2 with one error message holding every fragment, and no traceback."""
+    message = one_line(result.stderr)
+    assert result.returncode == 2, result.stderr
+    assert "Traceback" not in result.stderr
+    assert message.count("error:") == 1, message
+    for fragment in fragments:
+        assert fragment in message
+
+
+def first_seen_before(as_of: str, *, sample: bool) -> set[int]:
+    lines = load_cdnow(sample=sample).to_pandas("transactions")
+    first = lines.groupby("customer_id")["timestamp"].min()
+    return set(first.index[first < pd.Timestamp(as_of)])
+
+
+# --------------------------------------------------------------------------- demo
+
+
+def test_demo_trains_tracks_and_scores_every_cdnow_customer(
+    run_cxml: RunCxml, tmp_path: Path
+) -> None:
+    result = run_cxml("demo", "--quiet", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    out = one_line(result.stdout)
+    scores_path = tmp_path / "output" / "cdnow" / "scores.parquet"
+    assert "Scores: output/cdnow/scores.parquet" in out
+    assert "MLflow run " in out and "models:/cdnow@champion = version 1" in out
+    assert (tmp_path / "mlflow.db").is_file()
+    scores = pd.read_parquet(scores_path)
+    assert len(scores) == CDNOW_CUSTOMERS
+    assert scores["customer_id"].is_unique
+
+
+def test_demo_config_is_configs_cdnow_yaml() -> None:
+    # The demo inlines the shipped config; this guards the two from drifting apart.
+    demo = parse_config(DEMO_CONFIG, source="demo")
+    assert demo == load_config(CDNOW_CONFIG)
+    assert demo.training.holdout.isoformat() == DEMO_AS_OF
+
+
+# --------------------------------------------------------------------------- validate, snapshot
+
+
+@pytest.mark.parametrize("name", ["cdnow", "synthetic_retail", "subscription"])
+def test_validate_accepts_every_shipped_config(
+    run_cxml: RunCxml, tmp_path: Path, name: str
+) -> None:
+    result = run_cxml("validate", ROOT / "configs" / f"{name}.yaml", "--quiet", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "valid." in one_line(result.stdout)
+    assert "holdout" in result.stdout
+
+
+def test_snapshot_writes_one_row_per_customer_seen_before_the_cutoff(
+    run_cxml: RunCxml, tmp_path: Path
+) -> None:
+    # Mid-cohort: CDNOW customers first buy in Q1 1997, so only some are known by March.
+    as_of = "1997-03-01"
+    result = run_cxml(
+        "snapshot", CDNOW_CONFIG, *SAMPLE, "--as-of", as_of, "--output", "snap.parquet",
+        cwd=tmp_path,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert "Building the snapshot" in result.stderr  # progress goes to stderr
+    snapshot = pd.read_parquet(tmp_path / "snap.parquet")
+    assert snapshot["customer_id"].is_unique
+    expected = first_seen_before(as_of, sample=True)
+    assert 0 < len(expected) < SAMPLE_CUSTOMERS
+    assert set(snapshot["customer_id"]) == expected
+    assert (snapshot["cutoff"] == pd.Timestamp(as_of)).all()
+    assert {"frequency", "recency", "T", "monetary_value"} <= set(snapshot.columns)
+
+
+def test_quiet_prints_no_progress(run_cxml: RunCxml, tmp_path: Path) -> None:
+    result = run_cxml(
+        "snapshot", CDNOW_CONFIG, *SAMPLE, "--as-of", "1998-01-01", "--output", "snap.csv",
+        "--quiet", cwd=tmp_path,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert result.stderr == ""
+    assert f"{SAMPLE_CUSTOMERS:,} customers" in result.stdout
+    assert len(pd.read_csv(tmp_path / "snap.csv")) == SAMPLE_CUSTOMERS
+
+
+# --------------------------------------------------------------------------- exit code 2
+
+
+def test_unknown_config_key_exits_2_naming_the_key_path(run_cxml: RunCxml, tmp_path: Path) -> None:
+    config = tmp_path / "typo.yaml"
+    config.write_text("name: typo\ndata:\n  dataset: {name: cdnow}\nchurn:\n  horizn: 6M\n")
+    result = run_cxml("validate", config, cwd=tmp_path)
+    assert_bad_input(result, "churn.horizn: unknown key", "horizon")
+
+
+def test_bad_value_exits_2_naming_the_key_and_the_value(run_cxml: RunCxml, tmp_path: Path) -> None:
+    result = run_cxml("train", CDNOW_CONFIG, "--set", "churn.horizon=ninety", cwd=tmp_path)
+    assert_bad_input(result, "churn.horizon: must be a positive duration", '"ninety" (from --set)')
+    assert not (tmp_path / "mlflow.db").exists()  # refused before any run starts
+
+
+def test_missing_config_file_exits_2(run_cxml: RunCxml, tmp_path: Path) -> None:
+    result = run_cxml("validate", "nowhere.yaml", cwd=tmp_path)
+    assert_bad_input(result, "config file not found: nowhere.yaml")
+
+
+def test_missing_data_file_exits_2_naming_table_and_path(run_cxml: RunCxml, tmp_path: Path) -> None:
+    config = tmp_path / "shop.yaml"
+    config.write_text("name: shop\ndata:\n  transactions: missing.csv\n")
+    result = run_cxml("validate", config, cwd=tmp_path)
+    assert_bad_input(result, "table 'transactions': file not found", str(tmp_path / "missing.csv"))
+
+
+@pytest.mark.parametrize(
+    ("rows", "fragments"),
+    [
+        (
+            "1,2020-01-01,10\n2,2020-01-02,-5\n",
+            ("table 'transactions', column 'amount'", "negative amounts"),
+        ),
+        (
+            "1,2020-01-01,10\n3,not a date,7\n",
+            ("table 'transactions', column 'timestamp'", "unparseable", "not a date"),
+        ),
+    ],
+    ids=["negative-amount", "unparseable-timestamp"],
+)
+def test_bad_data_exits_2_naming_table_column_and_rows(
+    run_cxml: RunCxml, tmp_path: Path, rows: str, fragments: tuple[str, ...]
+) -> None:
+    (tmp_path / "orders.csv").write_text("customer_id,timestamp,amount\n" + rows)
+    config = tmp_path / "shop.yaml"
+    config.write_text("name: shop\ndata:\n  transactions: orders.csv\n")
+    result = run_cxml("validate", config, cwd=tmp_path)
+    assert_bad_input(result, *fragments)
+
+
+def test_bad_output_extension_exits_2_before_any_work(run_cxml: RunCxml, tmp_path: Path) -> None:
+    result = run_cxml(
+        "snapshot", CDNOW_CONFIG, *SAMPLE, "--as-of", "1998-01-01", "--output", "snap.xlsx",
+        cwd=tmp_path,
+    )  # fmt: skip
+    assert_bad_input(result, "'snap.xlsx': use a .parquet or .csv file name")
+    assert "Building the snapshot" not in result.stderr
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_unknown_model_uri_exits_2(run_cxml: RunCxml, tmp_path: Path) -> None:
+    result = run_cxml(
+        "score", CDNOW_CONFIG, *SAMPLE, "--model", "models:/nobody@champion",
+        "--as-of", "1998-01-01", "--output", "scores.parquet", cwd=tmp_path,
+    )  # fmt: skip
+    assert_bad_input(result, "cannot load model 'models:/nobody@champion'", "nobody")
+    assert not (tmp_path / "scores.parquet").exists()
+
+
+def test_unwritable_output_exits_2_and_leaves_no_file(run_cxml: RunCxml, tmp_path: Path) -> None:
+    (tmp_path / "out").write_text("a file where the output folder should be")
+    result = run_cxml(
+        "snapshot", CDNOW_CONFIG, *SAMPLE, "--as-of", "1998-01-01",
+        "--output", "out/snap.parquet", "--quiet", cwd=tmp_path,
+    )  # fmt: skip
+    assert_bad_input(result, "'out/snap.parquet' cannot be written")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]
+    assert (tmp_path / "out").is_file()
+
+
+# --------------------------------------------------------------------------- exit code 1
+
+#: Runs the CLI with the table loader replaced by one that fails unexpectedly.
+BROKEN_LOADER = """
+import sys
+import cxml.config
+from cxml.cli import app
+
+def broken(config):
+    raise RuntimeError("disk on fire")
+
+cxml.config.load_tables = broken
+sys.exit(app(prog_name="cxml"))
+"""
+
+
+@pytest.mark.parametrize("debug", [False, True], ids=["plain", "debug"])
+def test_unexpected_error_exits_1_with_traceback_only_under_debug(
+    tmp_path: Path, debug: bool
+) -> None:
+    args = [*(["--debug"] if debug else []), "validate", str(CDNOW_CONFIG)]
+    result = subprocess.run(
+        [sys.executable, "-c", BROKEN_LOADER, *args],
+        cwd=tmp_path,
+        env=cli_env(),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 1, result.stderr
+    if debug:
+        assert "Traceback" in result.stderr
+        assert "RuntimeError: disk on fire" in result.stderr
+    else:
+        assert "Traceback" not in result.stderr
+        message = one_line(result.stderr)
+        assert "unexpected error: RuntimeError: disk on fire" in message
+        assert "Run with --debug for the traceback." in message
+
+
+# --------------------------------------------------------------------------- atomic outputs
+
+
+def _snapshot_into_a_held_pipe(tmp_path: Path) -> tuple[subprocess.Popen[str], int, Path]:
+    """Start `cxml snapshot` (full CDNOW to CSV) and hold it in the middle of its write.
+
+    The temporary file it writes is made a FIFO beforehand; once some of the CSV has come
+    through, the writer blocks on the full pipe: the process is provably mid-write.
+    """
+    output = tmp_path / "snap.csv"
+    process = subprocess.Popen(
+        [sys.executable, "-m", "cxml.cli", "snapshot", str(CDNOW_CONFIG),
+         "--as-of", "1998-01-01", "--output", str(output), "--quiet"],
+        cwd=tmp_path, env=cli_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    # cli.write_table's temporary name (the cli is run by this very pid).
+    partial = tmp_path / f".snap.csv.{process.pid}.partial"
+    os.mkfifo(partial)
+    reader = os.open(partial, os.O_RDONLY | os.O_NONBLOCK)
+    received = b""
+    deadline = time.monotonic() + 120
+    while len(received) < 1000:
+        assert process.poll() is None, process.communicate()
+        assert time.monotonic() < deadline, "the snapshot never started writing"
+        with contextlib.suppress(BlockingIOError):
+            received += os.read(reader, 1000)
+        time.sleep(0.01)
+    assert received.startswith(b"customer_id,cutoff,")
+    return process, reader, output
+
+
+def test_killed_during_output_write_leaves_no_output(tmp_path: Path) -> None:
+    process, reader, output = _snapshot_into_a_held_pipe(tmp_path)
+    try:
+        process.send_signal(signal.SIGKILL)
+        process.wait(timeout=60)
+    finally:
+        os.close(reader)
+        process.communicate()
+    assert process.returncode == -signal.SIGKILL
+    assert not output.exists()
+
+
+def test_interrupted_output_write_leaves_no_file_at_all(tmp_path: Path) -> None:
+    process, reader, output = _snapshot_into_a_held_pipe(tmp_path)
+    try:
+        process.send_signal(signal.SIGINT)
+        process.wait(timeout=60)
+    finally:
+        os.close(reader)
+        process.communicate()
+    assert process.returncode != 0
+    assert not output.exists()
+    assert list(tmp_path.iterdir()) == []  # the temporary file is gone too

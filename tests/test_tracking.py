@@ -1,0 +1,413 @@
+"""MLflow tracking through the command line: what one `cxml train` logs and registers, and
+`cxml score` with the registered model, on the embedded sqlite store and on a real
+`mlflow server`.
+
+One full CDNOW training is shared by the module (the must-show: 23,570 customers scored at
+1998-01-01, reproduced exactly by plain `mlflow.pyfunc`); extra trainings use the sample.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass
+from importlib.metadata import version
+from pathlib import Path
+
+import mlflow
+import pandas as pd
+import pytest
+from mlflow import MlflowClient
+from mlflow.entities import RunStatus
+from pandas.testing import assert_frame_equal
+
+import cxml
+from cxml.config import flatten, load_config
+from cxml.datasets import load_cdnow
+from cxml.pipeline import SCORE_COLUMNS
+from cxml.tracking import PIP_REQUIREMENTS
+from tests.conftest import CDNOW_CONFIG, ROOT, SAMPLE, RunCxml, cli_env, one_line
+
+AS_OF = "1998-01-01"
+CDNOW_CUSTOMERS = 23_570
+SAMPLE_CUSTOMERS = 2_357
+CHURN = ("churn_model", "recency_rule", "btyd_p_no_purchase")
+CLV = ("clv_hybrid", "btyd_clv", "last_period_value")
+CHURN_METRICS = ("roc_auc", "pr_auc", "log_loss", "brier", "ece", "lift_top_decile")
+CLV_METRICS = ("normalized_gini", "spearman", "decile_mape", "mae", "aggregate_error")
+PLOTS = ("reliability_curve", "cumulative_gains", "clv_by_decile")
+PLOTS += ("holdout_transactions_by_frequency",)
+
+
+@dataclass(frozen=True)
+class Store:
+    """A working directory whose ./mlflow.db holds one `cxml train` of configs/cdnow.yaml."""
+
+    cwd: Path
+    uri: str
+    run_id: str
+
+
+def run_id_of(train_output: str) -> str:
+    match = re.search(r"MLflow run ([0-9a-f]{32})", train_output)
+    assert match, train_output
+    return match.group(1)
+
+
+@pytest.fixture(scope="module")
+def store(tmp_path_factory: pytest.TempPathFactory, run_cxml: RunCxml) -> Store:
+    cwd = tmp_path_factory.mktemp("cdnow")
+    result = run_cxml("train", CDNOW_CONFIG, "--quiet", cwd=cwd)
+    assert result.returncode == 0, result.stderr
+    assert "models:/cdnow@champion = version 1" in one_line(result.stdout)
+    return Store(cwd, f"sqlite:///{cwd}/mlflow.db", run_id_of(result.stdout))
+
+
+@pytest.fixture(scope="module")
+def client(store: Store) -> MlflowClient:
+    return MlflowClient(tracking_uri=store.uri, registry_uri=store.uri)
+
+
+@pytest.fixture(scope="module")
+def artifacts(store: Store, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Every artifact of the training run, downloaded."""
+    return Path(
+        mlflow.artifacts.download_artifacts(
+            run_id=store.run_id,
+            artifact_path="",
+            dst_path=str(tmp_path_factory.mktemp("artifacts")),
+            tracking_uri=store.uri,
+        )
+    )
+
+
+@pytest.fixture(scope="module")
+def model_dir(store: Store, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The registered model's files (version 1)."""
+    mlflow.set_tracking_uri(store.uri)
+    return Path(
+        mlflow.artifacts.download_artifacts(
+            "models:/cdnow/1", dst_path=str(tmp_path_factory.mktemp("model"))
+        )
+    )
+
+
+@pytest.fixture(scope="module")
+def scores(store: Store, run_cxml: RunCxml) -> dict[str, Path]:
+    """`cxml score` at 1998-01-01 through each kind of model URI, and to CSV."""
+    uris = {
+        "alias": "models:/cdnow@champion",
+        "version": "models:/cdnow/1",
+        "run": f"runs:/{store.run_id}/model",
+        "csv": "models:/cdnow@champion",
+    }
+    paths = {}
+    for kind, uri in uris.items():
+        path = store.cwd / "scores" / f"{kind}.{'csv' if kind == 'csv' else 'parquet'}"
+        result = run_cxml(
+            "score", CDNOW_CONFIG, "--model", uri, "--as-of", AS_OF, "--output", path,
+            "--quiet", cwd=store.cwd,
+        )  # fmt: skip
+        assert result.returncode == 0, result.stderr
+        assert f"{CDNOW_CUSTOMERS:,} customers scored" in result.stdout
+        paths[kind] = path
+    return paths
+
+
+# --------------------------------------------------------------------------- the run
+
+
+def test_train_logs_the_flattened_config_as_params_and_the_config_file(
+    client: MlflowClient, store: Store, artifacts: Path
+) -> None:
+    run = client.get_run(store.run_id)
+    assert run.info.status == RunStatus.to_string(RunStatus.FINISHED)
+    assert run.data.params == flatten(load_config(CDNOW_CONFIG))
+    assert (artifacts / "config.yaml").read_text() == CDNOW_CONFIG.read_text()
+
+
+def test_train_logs_every_metric_of_every_model_and_baseline(
+    client: MlflowClient, store: Store, artifacts: Path
+) -> None:
+    metrics = client.get_run(store.run_id).data.metrics
+    expected = [f"{m}.{k}" for m in CHURN for k in CHURN_METRICS]
+    expected += [f"{m}.{k}" for m in CLV for k in CLV_METRICS]
+    assert not set(expected) - set(metrics)
+    assert metrics["churn_model.n"] == CDNOW_CUSTOMERS
+    # The logged metrics are the evaluation table's values.
+    table = pd.read_csv(artifacts / "evaluation" / "metrics.csv")
+    assert set(table["model"]) == {*CHURN, *CLV}
+    checked = 0
+    for row in table.to_dict("records"):
+        for name, value in row.items():
+            if isinstance(value, float) and math.isfinite(value):
+                assert metrics[f"{row['model']}.{name}"] == pytest.approx(value, rel=1e-12)
+                checked += 1
+    assert checked >= len(expected)
+
+
+def test_train_logs_plots_evaluation_table_and_feature_importances(artifacts: Path) -> None:
+    for name in PLOTS:
+        assert (artifacts / "plots" / f"{name}.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert len(list((artifacts / "plots").iterdir())) == len(PLOTS)
+    assert json.loads((artifacts / "evaluation" / "metrics.json").read_text())["data"]
+    for model in ("churn", "clv"):
+        importances = pd.read_csv(artifacts / "feature_importance" / f"{model}.csv", index_col=0)
+        assert "frequency" in importances.index
+        assert (importances.iloc[:, 0] >= 0).all()
+
+
+def test_train_logs_dataset_fingerprints(client: MlflowClient, store: Store) -> None:
+    inputs = client.get_run(store.run_id).inputs.dataset_inputs
+    assert [i.dataset.name for i in inputs] == ["transactions"]  # CDNOW has no other table
+    dataset = inputs[0]
+    assert re.fullmatch(r"[0-9a-f]{16}", dataset.dataset.digest)
+    assert "dataset:cdnow" in dataset.dataset.source
+    tags = {t.key: t.value for t in dataset.tags}
+    assert tags["mlflow.data.context"] == "training"
+    assert int(tags["rows"]) == len(load_cdnow().to_pandas("transactions"))
+
+
+def test_train_tags_the_cxml_version_and_git_commit(client: MlflowClient, store: Store) -> None:
+    tags = client.get_run(store.run_id).data.tags
+    assert tags["cxml.version"] == cxml.__version__
+    commit = tags["cxml.git_commit"]
+    assert re.fullmatch(r"[0-9a-f]{40}", commit)
+    known = subprocess.run(["git", "cat-file", "-e", f"{commit}^{{commit}}"], cwd=ROOT, check=False)
+    assert known.returncode == 0
+
+
+def test_the_pipeline_is_one_registered_pyfunc_model_with_the_alias(
+    client: MlflowClient, store: Store
+) -> None:
+    run = client.get_run(store.run_id)
+    logged = run.outputs.model_outputs
+    assert len(logged) == 1  # one model for the whole pipeline
+    versions = client.search_model_versions("name='cdnow'")
+    assert [str(v.version) for v in versions] == ["1"]
+    champion = client.get_model_version_by_alias("cdnow", "champion")
+    assert str(champion.version) == "1"
+    assert champion.run_id == store.run_id
+    assert champion.source == f"models:/{logged[0].model_id}"
+
+
+def test_the_model_has_a_signature_an_input_example_and_pinned_requirements(
+    store: Store, model_dir: Path
+) -> None:
+    mlflow.set_tracking_uri(store.uri)
+    info = mlflow.models.get_model_info("models:/cdnow/1")
+    assert "python_function" in info.flavors
+    inputs = info.signature.inputs.input_names()
+    assert inputs[:2] == ["customer_id", "cutoff"]
+    assert {"frequency", "recency", "T", "monetary_value"} <= set(inputs)
+    assert info.signature.outputs.input_names() == list(SCORE_COLUMNS)
+    model = mlflow.models.Model.load(model_dir)
+    example = model.load_input_example(model_dir)
+    assert list(example.columns) == inputs
+    assert len(example) > 0
+    requirements = (model_dir / "requirements.txt").read_text().split()
+    for package in PIP_REQUIREMENTS:
+        assert f"{package}=={version(package)}" in requirements
+    assert (model_dir / "code" / "cxml" / "pipeline.py").is_file()  # cxml travels as code
+
+
+# --------------------------------------------------------------------------- scoring
+
+
+def test_score_writes_one_row_per_customer_of_the_population(scores: dict[str, Path]) -> None:
+    frame = pd.read_parquet(scores["alias"])
+    lines = load_cdnow().to_pandas("transactions")
+    first = lines.groupby("customer_id")["timestamp"].min()
+    population = set(first.index[first < pd.Timestamp(AS_OF)])
+    print(f"\n{len(frame):,} rows, {frame['customer_id'].nunique():,} unique customers")
+    assert len(frame) == CDNOW_CUSTOMERS
+    assert frame["customer_id"].is_unique
+    assert set(frame["customer_id"]) == population
+    assert list(frame.columns) == list(SCORE_COLUMNS)
+    assert frame["churn_probability"].between(0, 1).all()
+    assert (frame["clv_lower"] <= frame["clv_upper"]).all()
+
+
+def test_alias_version_and_run_uris_give_identical_scores(scores: dict[str, Path]) -> None:
+    alias = pd.read_parquet(scores["alias"])
+    assert_frame_equal(pd.read_parquet(scores["version"]), alias, check_exact=True)
+    assert_frame_equal(pd.read_parquet(scores["run"]), alias, check_exact=True)
+
+
+def test_output_format_follows_the_extension(scores: dict[str, Path]) -> None:
+    assert scores["alias"].read_bytes()[:4] == b"PAR1"
+    assert scores["csv"].read_text().startswith(",".join(SCORE_COLUMNS) + "\n")
+    from_csv = pd.read_csv(scores["csv"], float_precision="round_trip")
+    alias = pd.read_parquet(scores["alias"])
+    text = ["value_segment", "risk_segment", "churn_drivers"]
+    from_csv[text] = from_csv[text].fillna("")
+    assert_frame_equal(from_csv, alias, check_dtype=False, check_exact=True)
+
+
+#: Plain MLflow, no cxml API: load the registered model and predict a snapshot file.
+PLAIN_PYFUNC = """
+import sys
+import mlflow
+import pandas as pd
+
+uri, snapshot, output = sys.argv[1:]
+model = mlflow.pyfunc.load_model(uri)
+model.predict(pd.read_parquet(snapshot)).to_parquet(output)
+"""
+
+
+def test_plain_pyfunc_in_a_fresh_process_reproduces_the_scores_exactly(
+    store: Store, scores: dict[str, Path], run_cxml: RunCxml
+) -> None:
+    snapshot = store.cwd / "snapshot.parquet"
+    result = run_cxml(
+        "snapshot", CDNOW_CONFIG, "--as-of", AS_OF, "--output", snapshot, "--quiet",
+        cwd=store.cwd,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    output = store.cwd / "plain.parquet"
+    env = {**cli_env(), "MLFLOW_TRACKING_URI": store.uri}
+    plain = subprocess.run(
+        [sys.executable, "-c", PLAIN_PYFUNC, "models:/cdnow@champion", snapshot, output],
+        cwd=store.cwd, env=env, capture_output=True, text=True, timeout=600,
+    )  # fmt: skip
+    assert plain.returncode == 0, plain.stderr
+    reproduced = pd.read_parquet(output)
+    assert len(reproduced) == CDNOW_CUSTOMERS
+    assert_frame_equal(reproduced, pd.read_parquet(scores["alias"]), check_exact=True)
+
+
+def test_same_config_and_seed_train_to_identical_scores(
+    store: Store, client: MlflowClient, scores: dict[str, Path], run_cxml: RunCxml
+) -> None:
+    # Registered under another name, so the first training's versions stay as they are.
+    again = ("--set", "mlflow.registered_model=cdnow_again")
+    result = run_cxml("train", CDNOW_CONFIG, *again, "--quiet", cwd=store.cwd)
+    assert result.returncode == 0, result.stderr
+    first = client.get_run(store.run_id).data.params
+    second = client.get_run(run_id_of(result.stdout)).data.params
+    assert {k for k in first if first[k] != second[k]} == {"mlflow.registered_model"}
+    output = store.cwd / "again.parquet"
+    result = run_cxml(
+        "score", CDNOW_CONFIG, "--model", "models:/cdnow_again/1", "--as-of", AS_OF,
+        "--output", output, "--quiet", cwd=store.cwd,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert_frame_equal(pd.read_parquet(output), pd.read_parquet(scores["alias"]), check_exact=True)
+
+
+def test_a_failing_train_marks_its_run_failed(
+    store: Store, client: MlflowClient, run_cxml: RunCxml
+) -> None:
+    # No customer exists before 1997-01-01: the run starts, then training fails.
+    result = run_cxml(
+        "train", CDNOW_CONFIG, *SAMPLE, "--set", "training.cutoffs=[1997-01-01]",
+        "--set", "mlflow.experiment=cdnow_failing", "--quiet", cwd=store.cwd,
+    )  # fmt: skip
+    assert result.returncode == 2, result.stderr
+    assert "Traceback" not in result.stderr
+    assert "no customer is seen before" in one_line(result.stderr)
+    experiment = client.get_experiment_by_name("cdnow_failing")
+    runs = client.search_runs([experiment.experiment_id])
+    assert [r.info.status for r in runs] == ["FAILED"]
+    assert [str(v.version) for v in client.search_model_versions("name='cdnow'")] == ["1"]
+
+
+# --------------------------------------------------------------------------- mlflow server
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _stop(process: subprocess.Popen[bytes]) -> None:
+    """Terminate the server's process group (uvicorn runs in children), then make sure."""
+    for sig, wait in ((signal.SIGTERM, 30), (signal.SIGKILL, 30)):
+        try:
+            os.killpg(process.pid, sig)
+        except ProcessLookupError:
+            return
+        try:
+            process.wait(timeout=wait)
+        except subprocess.TimeoutExpired:
+            continue
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            try:
+                os.killpg(process.pid, 0)
+            except ProcessLookupError:
+                return
+            time.sleep(0.2)
+
+
+@pytest.fixture(scope="module")
+def mlflow_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path]]:
+    """A real `mlflow server` on 127.0.0.1 at a free port; stopped afterwards, always."""
+    folder = tmp_path_factory.mktemp("server")
+    port = free_port()
+    command = [
+        str(Path(sys.executable).with_name("mlflow")), "server",
+        "--host", "127.0.0.1", "--port", str(port), "--workers", "1",
+        "--backend-store-uri", f"sqlite:///{folder}/server.db",
+        "--serve-artifacts", "--artifacts-destination", str(folder / "artifacts"),
+    ]  # fmt: skip
+    env = {**cli_env(), "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"}
+    url = f"http://127.0.0.1:{port}"
+    with (folder / "server.log").open("wb") as log:
+        process = subprocess.Popen(
+            command, cwd=folder, env=env, stdout=log, stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )  # fmt: skip
+        try:
+            deadline = time.monotonic() + 180
+            while True:
+                assert process.poll() is None, (folder / "server.log").read_text()
+                assert time.monotonic() < deadline, "mlflow server did not answer /health"
+                try:
+                    with urllib.request.urlopen(f"{url}/health", timeout=2) as answer:
+                        if answer.status == 200:
+                            break
+                except OSError:
+                    time.sleep(0.5)
+            yield url, folder
+        finally:
+            _stop(process)
+
+
+def test_train_and_score_against_a_real_mlflow_server(
+    mlflow_server: tuple[str, Path], tmp_path: Path, run_cxml: RunCxml
+) -> None:
+    url, folder = mlflow_server
+    remote = ("--set", f"mlflow.tracking_uri={url}")
+    result = run_cxml("train", CDNOW_CONFIG, *SAMPLE, *remote, "--quiet", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    run_id = run_id_of(result.stdout)
+    output = tmp_path / "scores.parquet"
+    result = run_cxml(
+        "score", CDNOW_CONFIG, *SAMPLE, *remote, "--model", "models:/cdnow@champion",
+        "--as-of", AS_OF, "--output", output, "--quiet", cwd=tmp_path,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    frame = pd.read_parquet(output)
+    assert len(frame) == SAMPLE_CUSTOMERS
+    assert frame["customer_id"].is_unique
+    assert not (tmp_path / "mlflow.db").exists()  # nothing went to a local store
+
+    client = MlflowClient(tracking_uri=url, registry_uri=url)
+    run = client.get_run(run_id)
+    assert run.info.status == "FINISHED"
+    assert "churn_model.roc_auc" in run.data.metrics
+    assert {a.path for a in client.list_artifacts(run_id)} >= {"config.yaml", "plots"}
+    assert client.get_model_version_by_alias("cdnow", "champion").run_id == run_id
+    assert list((folder / "artifacts").rglob("MLmodel"))  # artifacts went through the server
