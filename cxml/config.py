@@ -129,6 +129,7 @@ class SyntheticDataset(Section):
     with_interactions: bool = True  # web/app visits, e-mails, tickets, NPS/CSAT/CES surveys
     with_customers: bool = True
     with_campaigns: bool = True
+    cancellations: bool = False  # contractual: a "cancellation" event at each dropout
 
     @model_validator(mode="after")
     def _period(self) -> SyntheticDataset:
@@ -532,6 +533,7 @@ def load_tables(config: ProjectConfig) -> Tables:
             with_interactions=d.with_interactions,
             with_customers=d.with_customers,
             with_campaigns=d.with_campaigns,
+            cancellations=d.cancellations,
         )
         return tables
     mapping = {table: columns for table, columns in data.mapping.model_dump().items() if columns}

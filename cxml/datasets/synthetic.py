@@ -57,6 +57,7 @@ EVENTS = (
     "ces",
     "referral",
     "campaign_contact",
+    "cancellation",
 )
 #: Interactions the firm initiates; they continue after a customer has dropped out.
 FIRM_INITIATED = ("email_sent", "campaign_contact")
@@ -150,6 +151,7 @@ class SyntheticParams:
     ces_prob: float = 0.5  # CES survey answered after a ticket
     fading_survey_shift: float = 1.0
     referrals_per_year: float = 0.3
+    cancellations: bool = False  # contractual: a "cancellation" event at each dropout
     # engagement
     visits_per_year: float = 12.0
     email_interval_days: float = 30.0
@@ -1200,6 +1202,10 @@ def _interactions_frame(
     owner, time = _poisson_process(r, np.arange(pop.n), pop.signup, until, pop.referral_rate)
     fading, _ = _fading_multiplier(life, owner, time, p.engagement_fade_days)
     parts.append(_Part("referral", owner[~fading], time[~fading], ch["web"]))
+
+    if p.cancellations:
+        who = np.flatnonzero(life.dropout < horizon)
+        parts.append(_Part("cancellation", who, life.dropout[who], ch["web"]))
 
     for i, w in enumerate(waves):
         who = np.flatnonzero(w.contacted)
