@@ -383,7 +383,7 @@ BAD_DATA = [
         {"dataset": {"name": "synthetic", "customers": "many", "size": 3}},
         [
             'data.dataset.customers: must be an integer, got "many"',
-            "data.dataset.size: unknown key (allowed: customers, end, name, seed, start, "
+            "data.dataset.size: unknown key (allowed: cancellations, customers, end, name, seed, start, "
             "with_campaigns, with_customers, with_interactions)",
         ],
     ),
