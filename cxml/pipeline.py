@@ -298,7 +298,7 @@ class Pipeline:
         X = snapshot[self.feature_columns_]
         churn = self.churn_model_.predict_proba(X)[:, 1]
         clv = self.clv_model_.predict(X)
-        interval = self.clv_model_.predict_interval(X)
+        interval = self.clv_model_.interval(clv)
         scores = pd.DataFrame(
             {
                 "customer_id": snapshot.index.to_numpy(),
@@ -324,15 +324,15 @@ class Pipeline:
         attributions; features that lower the risk are not listed.
         """
         names, strengths = self.churn_model_.top_drivers(X, N_DRIVERS)
-        joined = pd.Series("", index=range(len(X)), dtype="object")
+        joined = np.full(len(X), "", dtype=object)
         for rank in names.columns:
             column, strength = names[rank].to_numpy(), strengths[rank].to_numpy()
             for feature in np.unique(column):
-                hit = (column == feature) & (strength > 0)
-                if hit.any():
+                hit = np.flatnonzero((column == feature) & (strength > 0))
+                if len(hit):
                     label = f"{'; ' if rank > 1 else ''}{feature.replace('_', ' ')} = "
-                    joined[hit] += label + _formatted(X[feature].to_numpy()[hit])
-        return joined.to_numpy()
+                    joined[hit] = joined[hit] + label + _formatted(X[feature].to_numpy()[hit])
+        return joined
 
 
 def _levels(values: np.ndarray, thresholds: tuple[float, float]) -> np.ndarray:
@@ -341,10 +341,7 @@ def _levels(values: np.ndarray, thresholds: tuple[float, float]) -> np.ndarray:
 
 
 def _formatted(values: np.ndarray) -> np.ndarray:
-    """Feature values as short text: 3 significant digits, "none" for missing."""
-    series = pd.Series(values)
-    if pd.api.types.is_float_dtype(series):
-        text = series.map(lambda v: f"{v:.3g}", na_action="ignore")
-    else:
-        text = series.astype("string")
-    return text.fillna("none").to_numpy(dtype=object)
+    """Feature values as short text (object array): 3 significant digits, "none" if missing."""
+    if values.dtype.kind == "f":
+        return np.array([f"{v:.3g}" if v == v else "none" for v in values.tolist()], object)
+    return np.array(["none" if pd.isna(v) else str(v) for v in values.tolist()], object)

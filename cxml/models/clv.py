@@ -322,6 +322,10 @@ class CLVModel(RegressorMixin, BaseEstimator):
 
     def predict_interval(self, X: Any) -> np.ndarray:
         """Lower and upper ends of the `coverage` prediction interval, shape (n, 2)."""
-        point = self.predict(X)
+        return self.interval(self.predict(X))
+
+    def interval(self, point: np.ndarray) -> np.ndarray:
+        """The prediction interval around point predictions already made, shape (n, 2)."""
+        check_is_fitted(self, "interval_quantile_")
         half = self.interval_quantile_ * (point + self.interval_scale_)
         return np.column_stack([np.maximum(point - half, 0.0), point + half])
