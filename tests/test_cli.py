@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -17,6 +18,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from pandas.testing import assert_frame_equal
 
 from cxml.cli import DEMO_AS_OF, DEMO_CONFIG
 from cxml.config import load_config, parse_config
@@ -54,7 +56,8 @@ def test_demo_trains_tracks_and_scores_every_cdnow_customer(
     out = one_line(result.stdout)
     scores_path = tmp_path / "output" / "cdnow" / "scores.parquet"
     assert "Scores: output/cdnow/scores.parquet" in out
-    assert "MLflow run " in out and "models:/cdnow@champion = version 1" in out
+    assert re.search(r"MLflow run [0-9a-f]{32}", out)
+    assert "models:/cdnow@champion = version 1" in out
     assert (tmp_path / "mlflow.db").is_file()
     scores = pd.read_parquet(scores_path)
     assert len(scores) == CDNOW_CUSTOMERS
@@ -110,6 +113,20 @@ def test_quiet_prints_no_progress(run_cxml: RunCxml, tmp_path: Path) -> None:
     assert result.stderr == ""
     assert f"{SAMPLE_CUSTOMERS:,} customers" in result.stdout
     assert len(pd.read_csv(tmp_path / "snap.csv")) == SAMPLE_CUSTOMERS
+
+
+def test_output_format_follows_the_extension(run_cxml: RunCxml, tmp_path: Path) -> None:
+    for name in ("snap.parquet", "snap.csv"):
+        result = run_cxml(
+            "snapshot", CDNOW_CONFIG, *SAMPLE, "--as-of", "1998-01-01", "--output", name,
+            "--quiet", cwd=tmp_path,
+        )  # fmt: skip
+        assert result.returncode == 0, result.stderr
+    assert (tmp_path / "snap.parquet").read_bytes()[:4] == b"PAR1"
+    assert (tmp_path / "snap.csv").read_text().startswith("customer_id,cutoff,frequency,")
+    parquet = pd.read_parquet(tmp_path / "snap.parquet")
+    csv = pd.read_csv(tmp_path / "snap.csv", parse_dates=["cutoff"])
+    assert_frame_equal(csv, parquet, check_dtype=False, rtol=1e-15)
 
 
 # --------------------------------------------------------------------------- exit code 2

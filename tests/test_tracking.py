@@ -103,16 +103,15 @@ def model_dir(store: Store, tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="module")
 def scores(store: Store, run_cxml: RunCxml) -> dict[str, Path]:
-    """`cxml score` at 1998-01-01 through each kind of model URI, and to CSV."""
+    """`cxml score` at 1998-01-01 through each kind of model URI."""
     uris = {
         "alias": "models:/cdnow@champion",
         "version": "models:/cdnow/1",
         "run": f"runs:/{store.run_id}/model",
-        "csv": "models:/cdnow@champion",
     }
     paths = {}
     for kind, uri in uris.items():
-        path = store.cwd / "scores" / f"{kind}.{'csv' if kind == 'csv' else 'parquet'}"
+        path = store.cwd / "scores" / f"{kind}.parquet"
         result = run_cxml(
             "score", CDNOW_CONFIG, "--model", uri, "--as-of", AS_OF, "--output", path,
             "--quiet", cwd=store.cwd,
@@ -241,16 +240,6 @@ def test_alias_version_and_run_uris_give_identical_scores(scores: dict[str, Path
     alias = pd.read_parquet(scores["alias"])
     assert_frame_equal(pd.read_parquet(scores["version"]), alias, check_exact=True)
     assert_frame_equal(pd.read_parquet(scores["run"]), alias, check_exact=True)
-
-
-def test_output_format_follows_the_extension(scores: dict[str, Path]) -> None:
-    assert scores["alias"].read_bytes()[:4] == b"PAR1"
-    assert scores["csv"].read_text().startswith(",".join(SCORE_COLUMNS) + "\n")
-    from_csv = pd.read_csv(scores["csv"], float_precision="round_trip")
-    alias = pd.read_parquet(scores["alias"])
-    text = ["value_segment", "risk_segment", "churn_drivers"]
-    from_csv[text] = from_csv[text].fillna("")
-    assert_frame_equal(from_csv, alias, check_dtype=False, check_exact=True)
 
 
 #: Plain MLflow, no cxml API: load the registered model and predict a snapshot file.
