@@ -16,7 +16,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from cxml.config import ProjectConfig, resolve_cutoffs
 from cxml.data import Tables
-from cxml.errors import ParameterError, SnapshotError
+from cxml.errors import ModelFitError, ParameterError, SnapshotError
 from cxml.evaluation.holdout import BTYDCheck, Evaluation, evaluate
 from cxml.features import FeatureSpec, build_labels, build_snapshot, build_training_frame
 from cxml.features.labels import LABELS
@@ -76,7 +76,8 @@ class Pipeline:
         ``BTYDModel()``. The pipeline sets their time settings (horizon, time unit,
         discount rate) from its own.
     discount_rate : float, default=0.0
-        Annual discount rate of the BTYD CLV.
+        Annual discount rate: every CLV label, model and baseline values purchases
+        discounted to the cut-off.
     risk_thresholds : (float, float), default=(0.3, 0.6)
         Churn probabilities at which the risk segment turns medium, then high.
 
@@ -166,7 +167,9 @@ class Pipeline:
         if self.clv_horizon is None or self.clv_horizon == self.horizon:
             return frame["future_value"].to_numpy(dtype=float)
         parts = [
-            build_labels(tables, cutoff, self.clv_horizon)["future_value"].reindex(rows.index)
+            build_labels(tables, cutoff, self.clv_horizon, discount_rate=self.discount_rate)[
+                "future_value"
+            ].reindex(rows.index)
             for cutoff, rows in frame.groupby("cutoff", sort=False)
         ]
         return pd.concat(parts).to_numpy(dtype=float)
@@ -207,10 +210,22 @@ class Pipeline:
                 "unseen; use earlier cut-offs"
             )
         frame = build_training_frame(
-            tables, starts, self.horizon, spec, churn_event=self.churn_event
+            tables,
+            starts,
+            self.horizon,
+            spec,
+            churn_event=self.churn_event,
+            discount_rate=self.discount_rate,
         )
-        self.feature_columns_ = [c for c in frame.columns if c not in LABELS]
-        X = frame[self.feature_columns_]
+        self.feature_columns_ = [c for c in frame.columns if c not in (*LABELS, "cutoff")]
+        X = frame[["cutoff", *self.feature_columns_]]  # the cut-off splits, never predicts
+        outcomes = frame["churned"].nunique()
+        if outcomes < 2:
+            raise ModelFitError(
+                f"every training customer has churned={bool(frame['churned'].iloc[0])} at the "
+                f"cut-offs {[f'{s:%Y-%m-%d}' for s in starts]}: nothing to learn. Check the "
+                "churn definition (horizon, event type) and the cut-offs."
+            )
         self.churn_model_ = churn_template.fit(X, frame["churned"])
         self.recency_model_ = RecencyBaseline().fit(X, frame["churned"])
         self.clv_model_ = clv_template.fit(X, self._future_value(tables, frame))
@@ -220,11 +235,17 @@ class Pipeline:
             self.evaluation_ = None
         else:
             latest = build_training_frame(
-                tables, [holdout], self.horizon, spec, churn_event=self.churn_event
+                tables,
+                [holdout],
+                self.horizon,
+                spec,
+                churn_event=self.churn_event,
+                discount_rate=self.discount_rate,
             )
             self.btyd_ = clone(btyd_template).fit(latest)
             self.evaluation_ = self._evaluate(tables, holdout, latest, self.btyd_)
-        self.input_example_ = latest[self.feature_columns_].head(EXAMPLE_ROWS).reset_index()
+        example = latest[["cutoff", *self.feature_columns_]].head(EXAMPLE_ROWS)
+        self.input_example_ = example.reset_index()
         clv = self.clv_model_.predict(latest[self.feature_columns_])
         self.value_thresholds_ = tuple(float(q) for q in np.quantile(clv, [1 / 3, 2 / 3]))
         return self
@@ -237,7 +258,12 @@ class Pipeline:
         """
         check_is_fitted(self, "churn_model_")
         frame = build_training_frame(
-            tables, [as_cutoff(as_of)], self.horizon, self._spec(), churn_event=self.churn_event
+            tables,
+            [as_cutoff(as_of)],
+            self.horizon,
+            self._spec(),
+            churn_event=self.churn_event,
+            discount_rate=self.discount_rate,
         )
         btyd = clone(self._templates(self._spec())[2]).fit(frame)
         return self._evaluate(tables, as_of, frame, btyd)

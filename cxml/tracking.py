@@ -148,7 +148,7 @@ def model_input(snapshot: pd.DataFrame) -> pd.DataFrame:
     """Snapshot rows as the pyfunc model takes them: ``customer_id`` a column, categoricals
     as plain text (MLflow's schema has no categorical type)."""
     frame = snapshot.reset_index()
-    for column in frame.columns:
+    for column in frame.columns[1:]:
         if isinstance(frame[column].dtype, pd.CategoricalDtype):
             values = frame[column].astype(object)
             frame[column] = values.where(values.notna(), None)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import math
 from collections.abc import Iterable
 from typing import Any
 
@@ -17,6 +18,7 @@ from cxml.features.snapshot import snapshot_frame, to_pandas
 from cxml.features.spec import FeatureSpec, Horizon, as_cutoff, window_end
 
 LABELS = ("churned", "future_transactions", "future_value")
+DAYS_PER_YEAR = 365.25
 
 
 def _check_window(tables: Tables, cutoff: dt.datetime, end: dt.datetime) -> None:
@@ -29,19 +31,27 @@ def _check_window(tables: Tables, cutoff: dt.datetime, end: dt.datetime) -> None
 
 
 def build_labels(
-    tables: Tables, cutoff: Any, horizon: Horizon, *, churn_event: str | None = None
+    tables: Tables,
+    cutoff: Any,
+    horizon: Horizon,
+    *,
+    churn_event: str | None = None,
+    discount_rate: float = 0.0,
 ) -> pd.DataFrame:
     """Outcomes in [cutoff, cutoff + horizon) for every customer first seen before `cutoff`.
 
     Columns: ``churned`` (no purchase in the window; or, with `churn_event`, such an
     interaction event in the window, e.g. ``"cancellation"`` for contractual businesses),
     ``future_transactions`` (purchase days in the window, as BTYD counts them) and
-    ``future_value`` (purchase value in the window). Indexed by ``customer_id``.
+    ``future_value`` (purchase value in the window, each purchase discounted to the cut-off
+    at the annual `discount_rate`: ``amount / (1 + rate) ** (days after cut-off / 365.25)``).
+    Indexed by ``customer_id``.
     """
     start = as_cutoff(cutoff)
     end = window_end(start, horizon)
     _check_window(tables, start, end)
-    labelled = with_labels(tables, sources.population(tables, start), start, end, churn_event)
+    population = sources.population(tables, start)
+    labelled = with_labels(tables, population, start, end, churn_event, discount_rate)
     return collect(labelled.sort("customer_id")).set_index("customer_id")
 
 
@@ -51,18 +61,25 @@ def with_labels(
     start: dt.datetime,
     end: dt.datetime,
     churn_event: str | None,
+    discount_rate: float = 0.0,
 ) -> nw.LazyFrame:
     """`frame` (one row per customer_id) with the label columns appended, lazily."""
+    if not (isinstance(discount_rate, int | float) and -1 < discount_rate < math.inf):
+        raise SnapshotError(f"discount_rate must be a number > -1, got {discount_rate!r}")
     columns = frame.collect_schema().names()
     future = tables.transactions.filter(
         (nw.col("timestamp") >= start) & (nw.col("timestamp") < end) & ~nw.col("is_return")
     )
+    value = nw.col("amount")
+    if discount_rate:
+        years = (sources.days_since_epoch("timestamp") - sources.to_days(start)) / DAYS_PER_YEAR
+        value = value * (-math.log1p(discount_rate) * years).exp()
     outcome = (
-        future.with_columns(day=sources.days_since_epoch("timestamp").floor())
+        future.with_columns(day=sources.days_since_epoch("timestamp").floor(), value=value)
         .group_by("customer_id")
         .agg(
             nw.col("day").n_unique().alias("future_transactions"),
-            nw.col("amount").sum().alias("future_value"),
+            nw.col("value").sum().alias("future_value"),
         )
     )
     frame = frame.join(outcome, on="customer_id", how="left")
@@ -98,10 +115,12 @@ def build_training_frame(
     spec: FeatureSpec | None = None,
     *,
     churn_event: str | None = None,
+    discount_rate: float = 0.0,
 ) -> pd.DataFrame:
     """Snapshots and labels at each cut-off, stacked, with a ``cutoff`` column.
 
-    Refuses any cut-off whose label window runs past the end of the data.
+    Refuses any cut-off whose label window runs past the end of the data. Labels as in
+    :func:`build_labels`.
     """
     starts = sorted(as_cutoff(c) for c in cutoffs)
     if not starts:
@@ -113,7 +132,7 @@ def build_training_frame(
     for start, end in zip(starts, ends, strict=True):
         # One query per cut-off: features and labels share the customer population.
         snapshot = snapshot_frame(tables, start, spec or FeatureSpec())
-        part = to_pandas(with_labels(tables, snapshot, start, end, churn_event))
+        part = to_pandas(with_labels(tables, snapshot, start, end, churn_event, discount_rate))
         part.insert(0, "cutoff", pd.Timestamp(start))
         parts.append(part)
     frame = pd.concat(parts)

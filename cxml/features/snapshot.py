@@ -116,11 +116,15 @@ def build_snapshot(
 
 
 def to_pandas(frame: nw.LazyFrame) -> pd.DataFrame:
-    """Collect a snapshot-shaped frame: sorted, indexed by customer_id, text as categoricals."""
+    """Collect a snapshot-shaped frame: sorted, indexed by customer_id, text as categoricals,
+    numbers as float64 (a count is whole until some customer lacks it: one type for both)."""
     result = collect(frame.sort("customer_id"))
     for col in result.columns:
-        if col != "customer_id" and (
-            pd.api.types.is_string_dtype(result[col]) or pd.api.types.is_object_dtype(result[col])
-        ):
+        if col == "customer_id":
+            continue
+        dtype = result[col].dtype
+        if pd.api.types.is_string_dtype(dtype) or pd.api.types.is_object_dtype(dtype):
             result[col] = result[col].astype("category")
+        elif pd.api.types.is_integer_dtype(dtype):
+            result[col] = result[col].astype("float64")
     return result.set_index("customer_id")

@@ -73,8 +73,8 @@ class CLVModel(RegressorMixin, BaseEstimator):
     time_unit : {"D", "W"} or float, default="D"
         The snapshot's ``FeatureSpec.time_unit``.
     discount_rate : float, default=0.0
-        Annual discount rate of the BTYD CLV; it must match how the labels were discounted
-        (``build_labels`` gives undiscounted values).
+        Annual discount rate of the BTYD CLV; it must match the labels'
+        (``build_labels(..., discount_rate=...)``).
     btyd_model : {"bgnbd", "pareto", "mbgnbd"}, default="bgnbd"
     penalizer : float, default=0.0
         BTYD L2 penalty.

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import datetime as dt
 
+import numpy as np
 import pandas as pd
 import pytest
 
 from cxml.data import Tables
+from cxml.datasets import load_cdnow
 from cxml.errors import SnapshotError
 from cxml.features import build_labels, build_snapshot, build_training_frame, parse_horizon
 from cxml.features.spec import FeatureSpec, window_end
@@ -100,3 +102,20 @@ def test_bad_horizons_are_refused(bad):
 def test_cutoff_is_exclusive(tables):
     snap = build_snapshot(tables, "2021-02-10 18:00", FeatureSpec(groups=("orders",)))
     assert snap.loc[1, "n_orders"] == 2  # the 18:00 line is not before the cut-off
+
+
+def test_discounted_future_value_matches_a_brute_force_sum():
+    tables = load_cdnow(sample=True)
+    cutoff, end = pd.Timestamp("1997-10-01"), pd.Timestamp("1997-10-01") + pd.Timedelta(weeks=26)
+    labels = build_labels(tables, cutoff, "26W", discount_rate=0.1)
+    lines = tables.to_pandas("transactions")
+    window = lines[
+        (lines["timestamp"] >= cutoff) & (lines["timestamp"] < end) & ~lines["is_return"]
+    ]
+    years = (window["timestamp"] - cutoff).dt.total_seconds() / 86_400 / 365.25
+    expected = (window["amount"] / 1.1**years).groupby(window["customer_id"]).sum()
+    expected = expected.reindex(labels.index, fill_value=0.0)
+    np.testing.assert_allclose(labels["future_value"], expected, rtol=1e-12, atol=1e-9)
+    undiscounted = build_labels(tables, cutoff, "26W")
+    assert (labels["future_value"] <= undiscounted["future_value"] + 1e-9).all()
+    assert labels["future_value"].sum() < undiscounted["future_value"].sum()
