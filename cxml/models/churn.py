@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import warnings
-from numbers import Integral, Real
 from typing import Any, ClassVar, Literal
 
 import lightgbm as lgb
@@ -14,12 +13,17 @@ from sklearn.calibration import CalibratedClassifierCV
 from sklearn.frozen import FrozenEstimator
 from sklearn.metrics import log_loss
 from sklearn.model_selection import StratifiedKFold
-from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils._param_validation import StrOptions
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, column_or_1d
 
 from cxml.models.attribution import top_attributions
-from cxml.models.tabular import early_stopped, feature_frame, validation_mask
+from cxml.models.tabular import (
+    LIGHTGBM_CONSTRAINTS,
+    early_stopped,
+    feature_frame,
+    validation_mask,
+)
 
 Calibration = Literal["auto", "isotonic", "sigmoid", "none"]
 
@@ -81,18 +85,8 @@ class ChurnModel(ClassifierMixin, BaseEstimator):
     """
 
     _parameter_constraints: ClassVar[dict[str, list[Any]]] = {
-        "n_estimators": [Interval(Integral, 1, None, closed="left")],
-        "learning_rate": [Interval(Real, 0, None, closed="neither")],
-        "num_leaves": [Interval(Integral, 2, None, closed="left")],
-        "min_child_samples": [Interval(Integral, 1, None, closed="left")],
-        "reg_lambda": [Interval(Real, 0, None, closed="left")],
-        "colsample_bytree": [Interval(Real, 0, 1, closed="right")],
-        "early_stopping_rounds": [Interval(Integral, 1, None, closed="left")],
-        "validation_fraction": [Interval(Real, 0, 1, closed="neither")],
+        **LIGHTGBM_CONSTRAINTS,
         "calibration": [StrOptions({"auto", "isotonic", "sigmoid", "none"})],
-        "time_column": [str],
-        "random_state": ["random_state"],
-        "n_jobs": [Integral, None],
     }
 
     def __init__(

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-from numbers import Integral, Real
+from numbers import Real
 from typing import Any, ClassVar, Literal
 
 import lightgbm as lgb
@@ -20,7 +20,12 @@ from sklearn.utils.validation import check_is_fitted, column_or_1d
 
 from cxml.errors import ParameterError
 from cxml.models.btyd import BTYD_COLUMNS, MONETARY_COLUMN, BTYDModel, Horizon
-from cxml.models.tabular import early_stopped, feature_frame, validation_mask
+from cxml.models.tabular import (
+    LIGHTGBM_CONSTRAINTS,
+    early_stopped,
+    feature_frame,
+    validation_mask,
+)
 
 Kind = Literal["btyd", "gbm", "hybrid"]
 Objective = Literal["zero_inflated", "tweedie"]
@@ -106,6 +111,7 @@ class CLVModel(RegressorMixin, BaseEstimator):
     """
 
     _parameter_constraints: ClassVar[dict[str, list[Any]]] = {
+        **LIGHTGBM_CONSTRAINTS,
         "kind": [StrOptions({"btyd", "gbm", "hybrid"})],
         "objective": [StrOptions({"zero_inflated", "tweedie"})],
         "horizon": [Real, str, dt.timedelta, pd.DateOffset],
@@ -114,18 +120,7 @@ class CLVModel(RegressorMixin, BaseEstimator):
         "btyd_model": [StrOptions({"bgnbd", "pareto", "mbgnbd"})],
         "penalizer": [Interval(Real, 0, None, closed="left")],
         "coverage": [Interval(Real, 0, 1, closed="neither")],
-        "n_estimators": [Interval(Integral, 1, None, closed="left")],
-        "learning_rate": [Interval(Real, 0, None, closed="neither")],
-        "num_leaves": [Interval(Integral, 2, None, closed="left")],
-        "min_child_samples": [Interval(Integral, 1, None, closed="left")],
-        "reg_lambda": [Interval(Real, 0, None, closed="left")],
-        "colsample_bytree": [Interval(Real, 0, 1, closed="right")],
-        "early_stopping_rounds": [Interval(Integral, 1, None, closed="left")],
-        "validation_fraction": [Interval(Real, 0, 1, closed="neither")],
         "refit": ["boolean"],
-        "time_column": [str],
-        "random_state": ["random_state"],
-        "n_jobs": [Integral, None],
     }
 
     def __init__(

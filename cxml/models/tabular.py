@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from numbers import Integral, Real
 from typing import Any
 
 import lightgbm as lgb
 import numpy as np
 import pandas as pd
 from sklearn.base import BaseEstimator
+from sklearn.utils._param_validation import Interval
 from sklearn.utils.validation import validate_data
 
 
@@ -69,6 +71,22 @@ def validation_mask(n: int, time: pd.Series | None, fraction: float) -> tuple[np
         mask[: n // 2] = False
     return mask, None
 
+
+#: Constraints of the settings every cxml LightGBM estimator shares, for
+#: scikit-learn's parameter validation.
+LIGHTGBM_CONSTRAINTS: dict[str, list[Any]] = {
+    "n_estimators": [Interval(Integral, 1, None, closed="left")],
+    "learning_rate": [Interval(Real, 0, None, closed="neither")],
+    "num_leaves": [Interval(Integral, 2, None, closed="left")],
+    "min_child_samples": [Interval(Integral, 1, None, closed="left")],
+    "reg_lambda": [Interval(Real, 0, None, closed="left")],
+    "colsample_bytree": [Interval(Real, 0, 1, closed="right")],
+    "early_stopping_rounds": [Interval(Integral, 1, None, closed="left")],
+    "validation_fraction": [Interval(Real, 0, 1, closed="neither")],
+    "time_column": [str],
+    "random_state": ["random_state"],
+    "n_jobs": [Integral, None],
+}
 
 #: Hyper-parameters every cxml LightGBM estimator exposes under the same names.
 LIGHTGBM_PARAMS = (
