@@ -28,7 +28,7 @@ def feature_frame(
             time = X[time_column]
             X = X.drop(columns=time_column)
         validate_data(estimator, X, reset=reset, skip_check_array=True)
-        frame = X.copy()
+        frame = X.copy(deep=False)  # copy-on-write: converted columns never reach X
         if frame.shape[0] < 1 or frame.shape[1] < 1:
             raise ValueError(
                 f"Found array with shape {frame.shape}; at least 1 sample and "
