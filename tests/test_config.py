@@ -383,8 +383,8 @@ BAD_DATA = [
         {"dataset": {"name": "synthetic", "customers": "many", "size": 3}},
         [
             'data.dataset.customers: must be an integer, got "many"',
-            "data.dataset.size: unknown key (allowed: cancellations, customers, end, name, seed, start, "
-            "with_campaigns, with_customers, with_interactions)",
+            "data.dataset.size: unknown key (allowed: cancellations, customers, end, name, seed, "
+            "start, with_campaigns, with_customers, with_interactions)",
         ],
     ),
     (
