@@ -274,7 +274,7 @@ def _score_to(project: Any, model_uri: str, as_of: str, output: Path) -> pd.Data
     with _step("Reading and validating the tables"):
         tables = load_tables(project)
     with _step(f"Scoring every customer at {as_of}"):
-        scores = score_with(model, tables, as_of)
+        scores = score_with(model, tables, as_of, close=True)
     write_table(scores, output)
     _print_scores(scores, output)
     return scores

@@ -350,15 +350,21 @@ class Pipeline:
         attributions; features that lower the risk are not listed.
         """
         names, strengths = self.churn_model_.top_drivers(X, N_DRIVERS)
-        joined = np.full(len(X), "", dtype=object)
+        features = names[1].cat.categories
+        parts = []
         for rank in names.columns:
-            column, strength = names[rank].to_numpy(), strengths[rank].to_numpy()
-            for feature in np.unique(column):
-                hit = np.flatnonzero((column == feature) & (strength > 0))
+            codes = names[rank].cat.codes.to_numpy()
+            rising = strengths[rank].to_numpy() > 0
+            text = np.full(len(X), "", dtype=object)
+            for code in np.flatnonzero(np.bincount(codes, minlength=len(features))):
+                hit = np.flatnonzero((codes == code) & rising)
                 if len(hit):
-                    label = f"{'; ' if rank > 1 else ''}{feature.replace('_', ' ')} = "
-                    joined[hit] = joined[hit] + label + _formatted(X[feature].to_numpy()[hit])
-        return joined
+                    feature = features[code]
+                    values = _formatted(X[feature].to_numpy()[hit])
+                    text[hit] = f"{feature.replace('_', ' ')} = " + values
+            parts.append(text)
+        rows = zip(*parts, strict=True)
+        return np.array(["; ".join(filter(None, row)) for row in rows], dtype=object)
 
 
 def _levels(values: np.ndarray, thresholds: tuple[float, float]) -> np.ndarray:

@@ -233,7 +233,15 @@ def pipeline_of(model: mlflow.pyfunc.PyFuncModel) -> Pipeline:
     return wrapped.pipeline
 
 
-def score(model: mlflow.pyfunc.PyFuncModel, tables: Tables, as_of: Any) -> pd.DataFrame:
-    """Scores through the pyfunc model for every customer first seen before `as_of`."""
+def score(
+    model: mlflow.pyfunc.PyFuncModel, tables: Tables, as_of: Any, *, close: bool = False
+) -> pd.DataFrame:
+    """Scores through the pyfunc model for every customer first seen before `as_of`.
+
+    With `close`, the tables' engine is closed once the snapshot is built, so that its
+    memory is free while the models predict.
+    """
     snapshot = pipeline_of(model).snapshot(tables, as_of)
+    if close:
+        tables.close()
     return model.predict(model_input(snapshot))

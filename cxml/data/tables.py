@@ -155,6 +155,11 @@ class Tables:
                 check_unique(frame, "customer_id", table, self.connection)
         return nw.to_native(frame), stats.get("last")
 
+    def close(self) -> None:
+        """Close the DuckDB connection and give back its memory; the tables are unusable
+        afterwards (do this once the frames you need are built)."""
+        self.connection.close()
+
     def to_pandas(self, table: str) -> pd.DataFrame | None:
         """One canonical table as a pandas DataFrame (None when absent)."""
         frame = getattr(self, table)

@@ -215,12 +215,20 @@ class ChurnModel(ClassifierMixin, BaseEstimator):
 
         Path attributions (see :mod:`cxml.models.attribution`), fast enough for millions
         of customers; :meth:`contributions` gives exact SHAP values. Returns the feature
-        names and their contributions, both with columns ``1 .. k``.
+        names (categoricals over the feature names) and their contributions, both with
+        columns ``1 .. k``.
         """
         check_is_fitted(self)
         frame, _ = feature_frame(self, X, reset=False, time_column=self.time_column)
         positions, values = top_attributions(self.booster_, frame, self.best_iteration_, k)
         index = X.index if isinstance(X, pd.DataFrame) else None
         columns = range(1, positions.shape[1] + 1)
-        names = pd.DataFrame(frame.columns.to_numpy()[positions], index=index, columns=columns)
+        features = pd.Index(frame.columns)
+        names = pd.DataFrame(
+            {
+                rank: pd.Categorical.from_codes(positions[:, rank - 1], categories=features)
+                for rank in columns
+            },
+            index=index,
+        )
         return names, pd.DataFrame(values, index=index, columns=columns)
