@@ -171,6 +171,9 @@ def main(
 ) -> None:
     """cxml command line."""
     _state["debug"] = debug
+    # MLflow's INFO lines (database set-up, experiment creation) are not the user's business;
+    # MLflow reads its level when it is first imported, which the commands do lazily.
+    os.environ.setdefault("MLFLOW_LOGGING_LEVEL", "DEBUG" if debug else "WARNING")
     if version:
         console.print(f"cxml {__version__}")
         raise typer.Exit(0)

@@ -9,8 +9,10 @@ feature importances and the configuration file. The model takes snapshot columns
 from __future__ import annotations
 
 import hashlib
+import logging
 import math
 import subprocess
+import warnings
 from collections.abc import Callable
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
@@ -158,7 +160,10 @@ def model_input(snapshot: pd.DataFrame) -> pd.DataFrame:
 def _signature(example: pd.DataFrame, scores: pd.DataFrame) -> ModelSignature:
     """The inferred signature with every input column optional: a few example rows cannot
     tell which features may be missing for some customer."""
-    inferred = infer_signature(example, scores)
+    with warnings.catch_warnings():
+        # The integer columns are ids, never missing: MLflow's hint does not apply.
+        warnings.filterwarnings("ignore", "Hint: Inferred schema contains integer", UserWarning)
+        inferred = infer_signature(example, scores)
     inputs = Schema([ColSpec(c.type, c.name, required=False) for c in inferred.inputs.inputs])
     return ModelSignature(inputs, inferred.outputs)
 
@@ -166,15 +171,22 @@ def _signature(example: pd.DataFrame, scores: pd.DataFrame) -> ModelSignature:
 def _log_model(pipeline: Pipeline, example: pd.DataFrame, config: ProjectConfig) -> Any:
     example = model_input(example.set_index("customer_id"))
     scores = pipeline.score_snapshot(example.set_index("customer_id"))
-    return mlflow.pyfunc.log_model(
-        name=MODEL_NAME,
-        python_model=PipelineModel(pipeline),
-        signature=_signature(example, scores),
-        input_example=example,
-        pip_requirements=[f"{p}=={version(p)}" for p in PIP_REQUIREMENTS],
-        code_paths=[str(Path(cxml.__file__).parent)],
-        registered_model_name=config.mlflow.registered_model,
-    )
+    pyfunc_log = logging.getLogger("mlflow.pyfunc")
+    level = pyfunc_log.level
+    # MLflow warns that a Python object is pickled: deliberate, the model is the pipeline.
+    pyfunc_log.setLevel(logging.ERROR)
+    try:
+        return mlflow.pyfunc.log_model(
+            name=MODEL_NAME,
+            python_model=PipelineModel(pipeline),
+            signature=_signature(example, scores),
+            input_example=example,
+            pip_requirements=[f"{p}=={version(p)}" for p in PIP_REQUIREMENTS],
+            code_paths=[str(Path(cxml.__file__).parent)],
+            registered_model_name=config.mlflow.registered_model,
+        )
+    finally:
+        pyfunc_log.setLevel(level)
 
 
 def train(
