@@ -601,6 +601,24 @@ def _check_plausible(params: np.ndarray, names: tuple[str, ...]) -> None:
         )
 
 
+def _check_predictable(
+    model: _PurchaseModel, params: np.ndarray, x: np.ndarray, T: np.ndarray
+) -> None:
+    """Raise `_FitFailure` when the fitted model's predictions overflow on its own data.
+
+    Near the limit of no heterogeneity (e.g. BG/NBD with a and b in the 1e4-1e6 range) the
+    closed forms lose all precision; predictions would be NaN for every customer.
+    """
+    with np.errstate(all="ignore"):
+        probe = _per_distinct(lambda x, T: model.alive_purchases(params, x, T, T.max()), x, T)
+    if not np.all(np.isfinite(probe)):
+        shown = ", ".join(f"{k}={v:.3g}" for k, v in zip(model.param_names, params, strict=True))
+        raise _FitFailure(
+            f"ended where its predictions overflow ({shown}): the data barely distinguish "
+            "customers' drop-out chances"
+        )
+
+
 def _fit_error(what: str, n_customers: int, n_repeaters: int, problem: str) -> ModelFitError:
     # The time unit is not worth suggesting: the fits rescale time so that the largest T
     # is 1, which makes a fit in days and one in weeks the same problem.
@@ -790,6 +808,7 @@ class BTYDModel(BaseEstimator):
         try:
             params, log_likelihood = model.fit(h.x, h.tx, h.T, self.penalizer)
             _check_plausible(params, model.param_names)
+            _check_predictable(model, params, h.x, h.T)
         except _FitFailure as exc:
             raise _fit_error(model.name, n_customers, n_repeaters, str(exc)) from None
         spend_params, spend_log_likelihood = (

@@ -15,7 +15,7 @@ from sklearn.base import clone
 from sklearn.exceptions import NotFittedError
 from sklearn.utils import estimator_checks
 
-from cxml.datasets import load_cdnow
+from cxml.datasets import load_cdnow, make_synthetic
 from cxml.errors import DataValidationError, ModelFitError, ParameterError
 from cxml.features import FeatureSpec, build_snapshot
 from cxml.models import BTYDModel
@@ -429,3 +429,15 @@ def test_importing_and_fitting_leave_warning_filters_and_stdout_alone():
     )
     assert run.returncode == 0, run.stderr
     assert run.stdout == ""
+
+
+def test_fit_whose_predictions_overflow_is_refused_with_advice():
+    # On this simulated cut-off BG/NBD ends near its no-heterogeneity limit (a ~ 7e4,
+    # b ~ 1.6e6), where the expected-purchase closed form is NaN for every customer.
+    tables, _ = make_synthetic(8000, seed=1)
+    X = build_snapshot(tables, "2022-07-01")
+    with pytest.raises(ModelFitError, match=r"predictions overflow .*penalizer=0\.001"):
+        BTYDModel().fit(X)
+    penalized = BTYDModel(penalizer=0.001).fit(X)
+    expected = penalized.predict_purchases(X, "13W")
+    assert expected[X["frequency"].notna()].notna().all()
