@@ -1,0 +1,54 @@
+"""The cohort retention matrix on the hand-worked shop."""
+
+from __future__ import annotations
+
+import pytest
+
+from cxml.errors import ParameterError
+from cxml.kpis import cohort_retention
+from tests.kpis.shop import END, shop
+
+
+def cells(matrix) -> dict[tuple[str, int], tuple[int, int]]:
+    """(cohort month, periods since) -> (active, cohort size)."""
+    return {
+        (row.cohort_start.strftime("%Y-%m"), row.periods_since): (row.active, row.cohort_size)
+        for row in matrix.itertuples()
+    }
+
+
+def test_first_purchase_cohorts() -> None:
+    matrix = cohort_retention(shop(), end=END)
+    # buyers per month: Dec {5}, Jan {1,2,5}, Feb {1,3}, Mar {1,2,4};
+    # cohorts by first purchase: Dec {5}, Jan {1,2}, Feb {3}, Mar {4}
+    assert cells(matrix) == {
+        ("2022-12", 0): (1, 1), ("2022-12", 1): (1, 1),
+        ("2022-12", 2): (0, 1), ("2022-12", 3): (0, 1),
+        ("2023-01", 0): (2, 2), ("2023-01", 1): (1, 2), ("2023-01", 2): (2, 2),
+        ("2023-02", 0): (1, 1), ("2023-02", 1): (0, 1),
+        ("2023-03", 0): (1, 1),
+    }  # fmt: skip
+    jan = matrix[matrix["cohort_start"] == "2023-01-01"]
+    assert jan["retention"].tolist() == [1.0, 0.5, 1.0]
+
+
+def test_signup_cohorts() -> None:
+    matrix = cohort_retention(shop(), acquisition="signup", start="2022-12-01", end=END)
+    # signups: Dec {1}, Jan {2, 3}, Mar {4} (5 has no customers row; no cohort in Feb)
+    # Dec: 1 buys Jan, Feb, Mar but not Dec; Jan: 2 buys Jan, 3 Feb, 2 Mar
+    assert cells(matrix) == {
+        ("2022-12", 0): (0, 1), ("2022-12", 1): (1, 1),
+        ("2022-12", 2): (1, 1), ("2022-12", 3): (1, 1),
+        ("2023-01", 0): (1, 2), ("2023-01", 1): (1, 2), ("2023-01", 2): (1, 2),
+        ("2023-03", 0): (1, 1),
+    }  # fmt: skip
+
+
+def test_signup_cohorts_need_a_signup_date() -> None:
+    with pytest.raises(ParameterError, match="signup_date"):
+        cohort_retention(shop(customers=None), acquisition="signup")
+
+
+def test_an_unknown_acquisition_is_a_parameter_error() -> None:
+    with pytest.raises(ParameterError, match="acquisition must be"):
+        cohort_retention(shop(), acquisition="first_visit")
