@@ -32,9 +32,7 @@ def _aggregate(metric: Metric, ctx: Context) -> nw.Expr:
         value = value.cast(nw.Float64)
     if cond is not None:
         value = nw.when(cond).then(value)
-    if metric.agg == "first":
-        expr = value.first(order_by=metric.order_by)
-    elif metric.agg == "n_unique":
+    if metric.agg == "n_unique":
         # n_unique counts null as a value; rows filtered out by `cond` are null.
         expr = value.n_unique() - value.is_null().cast(nw.Int64).max()
     else:
