@@ -16,6 +16,7 @@ from functools import wraps
 from pathlib import Path
 from typing import Any
 
+import narwhals as nw
 import pandas as pd
 import typer
 from rich.console import Console
@@ -150,16 +151,31 @@ def _print_evaluation(evaluation: Any) -> None:
         console.print(table)
 
 
-def _print_scores(scores: pd.DataFrame, path: Path) -> None:
-    table = Table(title=f"{len(scores):,} customers scored -> {path}")
+def _print_scores(scores: Any, path: Path) -> None:
+    """Customers, mean churn probability and total CLV per risk segment (pandas or Spark
+    scores: the segments are aggregated where the scores are)."""
+    from cxml.pipeline import LEVELS
+
+    by_risk = (
+        nw.from_native(scores)
+        .group_by("risk_segment")
+        .agg(
+            nw.len().alias("customers"),
+            nw.col("churn_probability").mean(),
+            nw.col("clv").sum(),
+        )
+    )
+    by_risk = by_risk.lazy().collect("pandas").to_native().set_index("risk_segment")
+    by_risk = by_risk.reindex([s for s in LEVELS if s in by_risk.index])
+    table = Table(title=f"{int(by_risk['customers'].sum()):,} customers scored -> {path}")
     for column in ("risk", "customers", "mean churn probability", "total CLV"):
         table.add_column(column, justify="right")
-    for level, rows in scores.groupby("risk_segment", sort=False):
+    for level, row in by_risk.iterrows():
         table.add_row(
             str(level),
-            f"{len(rows):,}",
-            f"{rows['churn_probability'].mean():.3f}",
-            f"{rows['clv'].sum():,.0f}",
+            f"{int(row['customers']):,}",
+            f"{row['churn_probability']:.3f}",
+            f"{row['clv']:,.0f}",
         )
     console.print(table)
 
@@ -272,6 +288,8 @@ def _score_to(project: Any, model_uri: str, as_of: str, output: Path) -> pd.Data
     from cxml.tracking import score as score_with
 
     _check_output(output)
+    if project.engine == "spark":
+        return _score_on_spark(project, model_uri, as_of, output)
     with _step(f"Loading {model_uri}"):
         model = load_model(model_uri, project.mlflow.tracking_uri)
     with _step("Reading and validating the tables"):
@@ -281,6 +299,24 @@ def _score_to(project: Any, model_uri: str, as_of: str, output: Path) -> pd.Data
     write_table(scores, output)
     _print_scores(scores, output)
     return scores
+
+
+def _score_on_spark(project: Any, model_uri: str, as_of: str, output: Path) -> Any:
+    """Features on Spark, scores through `mlflow.pyfunc.spark_udf`, Parquet written by Spark."""
+    from cxml.config import load_tables
+    from cxml.spark import score as score_on_spark
+    from cxml.spark import write_parquet
+
+    if output.suffix.lower() != ".parquet":
+        raise ParameterError(f"output {str(output)!r}: with engine spark, scores are Parquet")
+    with _step("Reading and validating the tables on Spark"):
+        tables = load_tables(project)
+    with _step(f"Scoring every customer at {as_of} on Spark"):
+        scores = score_on_spark(tables, model_uri, as_of, tracking_uri=project.mlflow.tracking_uri)
+        write_parquet(scores, output)
+    summary = scores.sparkSession.read.parquet(str(output))
+    _print_scores(summary.select("risk_segment", "churn_probability", "clv"), output)
+    return summary
 
 
 @app.command()

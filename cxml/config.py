@@ -6,7 +6,8 @@ dotted key path, what was expected and the value found; unknown keys are errors.
 
 Sections: ``name``, ``seed``, ``data``, ``features``, ``training``, ``churn``, ``clv``,
 ``models``, ``mlflow`` and ``output`` (the next-best-action catalogue will be an ``actions``
-section beside them). Settings left out take the defaults below; those derived from others
+section beside them), and ``engine`` (``duckdb`` or ``spark``) with its ``spark`` settings.
+Settings left out take the defaults below; those derived from others
 (the CLV horizon, MLflow names, output paths) are filled in during validation, so a loaded
 or dumped config states every setting.
 
@@ -25,6 +26,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Annotated, Any, Literal, Union, get_args, get_origin
 
+import narwhals as nw
 import pandas as pd
 import yaml
 from pydantic import (
@@ -41,9 +43,12 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
-from cxml.data import Tables
+from cxml.data import Tables, engine
+from cxml.data.engine import Connection
 from cxml.datasets import load_cdnow, make_synthetic
 from cxml.errors import ConfigError, SnapshotError
+from cxml.features.catalogue import plan
+from cxml.features.snapshot import available_columns
 from cxml.features.spec import FeatureSpec, as_cutoff, parse_horizon
 
 DURATION_EXPECTED = 'must be a positive duration like "26W", "6M" or a number of days'
@@ -361,6 +366,17 @@ class OutputConfig(Section):
         return value
 
 
+# --------------------------------------------------------------------------- engine
+
+
+class SparkConfig(Section):
+    """Where Spark runs when ``engine: spark`` (see docs/spark.md)."""
+
+    master: Text | None = None  # None: as spark-submit or the platform sets it
+    options: dict[str, str | int | float | bool] = {}  # Spark settings, e.g. spark.executor.memory
+    sample: float = Field(1.0, gt=0, le=1)  # share of customers `cxml train` fits on
+
+
 # --------------------------------------------------------------------------- project
 
 
@@ -377,6 +393,8 @@ class ProjectConfig(Section):
     models: ModelsConfig = ModelsConfig()
     mlflow: MLflowConfig = MLflowConfig()
     output: OutputConfig = OutputConfig()
+    engine: Literal["duckdb", "spark"] = "duckdb"
+    spark: SparkConfig = SparkConfig()
 
     @field_validator("name")
     @classmethod
@@ -521,8 +539,9 @@ def _yaml_problem(exc: yaml.YAMLError) -> str:
 def load_tables(config: ProjectConfig) -> Tables:
     """The validated `Tables` the config's ``data`` section describes."""
     data = config.data
+    connection = _connection(config)
     if isinstance(data.dataset, CdnowDataset):
-        return load_cdnow(sample=data.dataset.sample)
+        return load_cdnow(sample=data.dataset.sample, connection=connection)
     if isinstance(data.dataset, SyntheticDataset):
         d = data.dataset
         tables, _ = make_synthetic(
@@ -534,6 +553,7 @@ def load_tables(config: ProjectConfig) -> Tables:
             with_customers=d.with_customers,
             with_campaigns=d.with_campaigns,
             cancellations=d.cancellations,
+            connection=connection,
         )
         return tables
     mapping = {table: columns for table, columns in data.mapping.model_dump().items() if columns}
@@ -544,7 +564,31 @@ def load_tables(config: ProjectConfig) -> Tables:
         mapping=mapping,
         event_types=data.event_types,
         duplicates=data.duplicates,
+        connection=connection,
     )
+
+
+def _connection(config: ProjectConfig) -> Connection | None:
+    """The configured engine's connection: a Spark session, or None for a new DuckDB one."""
+    if config.engine == "spark":
+        return engine.connect("spark", master=config.spark.master, options=config.spark.options)
+    return None
+
+
+def load_training_tables(config: ProjectConfig) -> Tables:
+    """`load_tables` for `cxml train`: on Spark, ``spark.sample`` of the customers, and a
+    `DriverMemoryWarning` when the training frames to collect look too big for memory."""
+    tables = load_tables(config)
+    if config.engine != "spark":
+        return tables
+    tables = tables.sample(config.spark.sample, config.seed)
+    cutoffs, _ = resolve_cutoffs(config, tables.observed_until)
+    ids = tables.transactions.select(nw.col("customer_id").n_unique())
+    customers = int(engine.collect(ids).iloc[0, 0])
+    columns = len(plan(config.features, available_columns(tables)).outputs)
+    # Every training cut-off and the holdout give at most one row per customer.
+    engine.check_collect_size(customers * (len(cutoffs) + 1), columns, tables.connection)
+    return tables
 
 
 def resolve_cutoffs(

@@ -30,7 +30,7 @@ from mlflow.tracking import MlflowClient
 from mlflow.types import ColSpec, Schema
 
 import cxml
-from cxml.config import ProjectConfig, flatten, load_tables, to_yaml
+from cxml.config import ProjectConfig, flatten, load_training_tables, to_yaml
 from cxml.data import Tables
 from cxml.data.engine import collect
 from cxml.errors import CxmlError
@@ -209,7 +209,7 @@ def train(
         mlflow.log_params(flatten(config))
         mlflow.log_text(config_text or to_yaml(config), "config.yaml")
         with step("Reading and validating the tables"):
-            tables = load_tables(config)
+            tables = load_training_tables(config)
             _log_inputs(tables, config)
         with step("Building snapshots, training and evaluating"):
             pipeline = Pipeline.from_config(config, tables).fit(tables)

@@ -1,158 +1,234 @@
-"""Everything that knows which engine runs: connections, reading sources, casting, collecting.
+"""The engine underneath `Tables`: one set of functions, run by DuckDB or by Spark.
 
-The embedded engine is DuckDB and this is the only module that imports it: validation and
-feature logic above it are narwhals expressions, and every engine error that bad input can
-cause is turned into a `DataValidationError` or `SourceError` here.
+Everything above the data layer is narwhals expressions and calls these functions; which
+engine runs them follows from the connection or frame they are given (a DuckDB connection
+or relation, or a Spark session or DataFrame). The engine-specific code lives in
+`cxml.data.duckdb_engine` and `cxml.data.spark_engine`; only this module picks one.
+pyspark is imported only when a Spark object is passed (it is an optional dependency).
 """
 
 from __future__ import annotations
 
-import glob
+import importlib
 import os
-import re
-from collections.abc import Collection, Iterator, Mapping, Sequence
-from contextlib import contextmanager
-from pathlib import Path
-from typing import Any, TypeAlias
+import warnings
+from collections.abc import Collection, Mapping, Sequence
+from contextlib import AbstractContextManager
+from types import ModuleType
+from typing import Any, Literal, TypeAlias
 
-import duckdb
 import narwhals as nw
-import numpy as np
 import pandas as pd
-import pyarrow as pa
 
 from cxml.data.contract import Kind, TableSchema
-from cxml.errors import DataValidationError, SourceError
+from cxml.errors import DataValidationError, ParameterError
 
-Connection: TypeAlias = duckdb.DuckDBPyConnection
-Relation: TypeAlias = duckdb.DuckDBPyRelation
+#: A DuckDB connection or a Spark session.
+Connection: TypeAlias = Any
+#: A DuckDB relation or a Spark DataFrame.
+Relation: TypeAlias = Any
+Engine = Literal["duckdb", "spark"]
 
 #: Prefix of the text copies kept next to columns whose cast can fail (see `coerce`).
 RAW_PREFIX = "__raw_"
-#: A timestamp string that ends in a UTC offset or a zone name (RE2, run inside the engine).
+#: A timestamp string that ends in a UTC offset or a zone name (run inside the engine).
 TZ_SUFFIX = r"\d:\d\d(:\d\d(\.\d+)?)?\s*(Z|z|UTC|GMT|[+-]\d\d(:?\d\d)?|[A-Za-z_]+/[A-Za-z_/+-]+)$"
+CSV_SUFFIXES = (".csv", ".tsv", ".txt", ".csv.gz", ".tsv.gz")
+PARQUET_SUFFIXES = (".parquet", ".pq")
 
-_HASH = "__cxml_row_hash"
-_CSV_SUFFIXES = (".csv", ".tsv", ".txt", ".csv.gz", ".tsv.gz")
-_PARQUET_SUFFIXES = (".parquet", ".pq")
-_INTEGER = {"TINYINT", "SMALLINT", "INTEGER", "BIGINT", "UTINYINT", "USMALLINT", "UINTEGER"}
-_WIDE_INTEGER = {"UBIGINT", "HUGEINT", "UHUGEINT"}
-_FLOAT = {"FLOAT", "DOUBLE"}
-_TIMESTAMP = {"TIMESTAMP", "TIMESTAMP_S", "TIMESTAMP_MS", "TIMESTAMP_NS", "DATE"}
-_TZ_TIMESTAMP = "TIMESTAMP WITH TIME ZONE"
 #: Object columns whose values pandas infers as one of these are handed to the engine as is;
 #: others (datetimes with and without zones, mixed objects) are passed as text.
 _PLAIN_OBJECTS = {"string", "empty", "integer", "floating", "mixed-integer-float", "boolean"}
-
 _WANTED = {
     "id": "integers or text",
     "float": "numbers",
     "bool": "booleans (true/false or 1/0)",
     "timestamp": "datetimes or ISO 8601 strings",
 }
-_SQL_TYPES = {
-    "id": "VARCHAR",
-    "float": "DOUBLE",
-    "bool": "BOOLEAN",
-    "timestamp": "TIMESTAMP",
-    "string": "VARCHAR",
-}
-_NUMERIC = ("integer", "wide_integer", "float")
-_AS_TEXT = "CAST({q} AS VARCHAR)"
-_TEXT = "NULLIF(TRIM(CAST({q} AS VARCHAR)), '')"  # blank strings are missing values
-#: (kind, family of the source type) -> SQL of the cast and of the raw text copy kept for
-#: validation (None where the cast cannot fail). `{q}` stands for the quoted column.
-_CASTS: dict[tuple[str, str], tuple[str, str | None]] = {
-    ("id", "integer"): ("CAST({q} AS BIGINT)", None),
-    ("id", "wide_integer"): (_AS_TEXT, None),
-    # Ids stored as floats (pandas does that once a column has a NaN) must be whole.
-    ("id", "float"): ("TRY_CAST(CASE WHEN {q} = trunc({q}) THEN {q} END AS BIGINT)", _AS_TEXT),
-    ("id", "text"): (f"CASE WHEN TRIM({_AS_TEXT}) <> '' THEN {_AS_TEXT} END", None),
-    **{("float", family): ("CAST({q} AS DOUBLE)", None) for family in _NUMERIC},
-    ("float", "text"): (f"TRY_CAST({_TEXT} AS DOUBLE)", _TEXT),
-    ("bool", "bool"): ("{q}", None),
-    **{
-        ("bool", family): ("CASE WHEN {q} = 1 THEN TRUE WHEN {q} = 0 THEN FALSE END", _AS_TEXT)
-        for family in _NUMERIC
-    },
-    ("bool", "text"): (f"TRY_CAST({_TEXT} AS BOOLEAN)", _TEXT),
-    ("timestamp", "tz_timestamp"): ("timezone('UTC', {q})", None),
-    ("timestamp", "timestamp"): ("CAST({q} AS TIMESTAMP)", None),
-    # Strings with an offset are converted to UTC; naive strings are taken as UTC.
-    ("timestamp", "text"): (
-        f"CASE WHEN regexp_matches({_TEXT}, '{TZ_SUFFIX}') "
-        f"THEN timezone('UTC', TRY_CAST({_TEXT} AS TIMESTAMPTZ)) "
-        f"ELSE TRY_CAST({_TEXT} AS TIMESTAMP) END",
-        _TEXT,
-    ),
-}
+_MODULES = {"duckdb": "cxml.data.duckdb_engine", "spark": "cxml.data.spark_engine"}
 
 
-def connect(threads: int | None = None) -> Connection:
-    """A new in-memory DuckDB connection: UTC session time zone, no progress bar."""
-    con = duckdb.connect(":memory:")
-    con.execute("SET TimeZone = 'UTC'")
-    con.execute("SET enable_progress_bar = false")
-    if threads:
-        con.execute(f"SET threads = {int(threads)}")
-    return con
+class DriverMemoryWarning(UserWarning):
+    """A distributed result about to be collected looks too big for this machine's memory."""
 
 
-@contextmanager
-def reading(table: str) -> Iterator[None]:
+def _backend(obj: Any) -> ModuleType:
+    """The engine module that runs `obj` (a connection, relation or narwhals frame)."""
+    if isinstance(obj, nw.LazyFrame | nw.DataFrame):
+        obj = nw.to_native(obj)
+    return importlib.import_module(_MODULES[engine_of(obj)])
+
+
+def engine_of(obj: Any) -> Engine:
+    """Which engine a connection, relation or DataFrame belongs to (by its type's package)."""
+    return "spark" if type(obj).__module__.startswith("pyspark") else "duckdb"
+
+
+def connect(engine: Engine = "duckdb", **settings: Any) -> Connection:
+    """A new DuckDB connection (``threads``) or a Spark session (``master``, ``options``)."""
+    if engine not in _MODULES:
+        raise ParameterError(f"engine must be 'duckdb' or 'spark', got {engine!r}")
+    return importlib.import_module(_MODULES[engine]).connect(**settings)
+
+
+def connection_for(sources: Sequence[Any], connection: Connection | None) -> Connection:
+    """The connection to run `sources` on: the one given, else the session of the first
+    Spark DataFrame among them, else a new in-memory DuckDB connection."""
+    if connection is not None:
+        return connection
+    for source in sources:
+        native = nw.to_native(source) if isinstance(source, nw.LazyFrame) else source
+        if engine_of(native) == "spark" and hasattr(native, "sparkSession"):
+            return native.sparkSession
+    return connect("duckdb")
+
+
+def reading(table: str, con: Connection) -> AbstractContextManager[None]:
     """Report an engine failure while reading `table` as a `DataValidationError`.
 
     Sources are read lazily, so values that the engine cannot convert surface only when a
     query runs; this keeps them from escaping as engine tracebacks.
     """
-    try:
-        yield
-    except duckdb.Error as exc:
-        hint = "fix the value or line the engine names, or give each column one type"
-        if "different connections" in str(exc):
-            hint = "pass connection= the DuckDB connection your relations come from"
-        raise DataValidationError(
-            table,
-            None,
-            "values the engine cannot read",
-            f"the engine reported: {_summary(exc)}\nhint: {hint}",
-        ) from None
+    return _backend(con).reading(table)
 
 
 def read_source(
     source: Any, table: str, con: Connection, as_text: Collection[str] = ()
 ) -> Relation:
-    """A relation over a DataFrame, Arrow table, CSV/Parquet path or glob, or relation.
+    """A relation over a DataFrame, Arrow table, CSV/Parquet path or glob, relation, or (on
+    Spark) a table of the session's catalog.
 
-    CSV columns named in `as_text` are read as text, not typed by a sample of rows, so that
-    validation can cast them and report each value that does not parse.
+    CSV columns named in `as_text` are read as text where the engine would guess their
+    type from a sample, so that validation can report each value that does not parse.
     """
     if isinstance(source, nw.LazyFrame | nw.DataFrame):
         source = nw.to_native(source)
-    if isinstance(source, duckdb.DuckDBPyRelation):
-        return source
     if isinstance(source, pd.DataFrame):
-        return _read_pandas(source, table, con)
-    if isinstance(source, pa.Table):
-        try:
-            return con.from_arrow(source)
-        except duckdb.Error as exc:
-            raise DataValidationError(
-                table,
-                None,
-                "the Arrow table cannot be read",
-                f"the engine reported: {_summary(exc)}",
-            ) from None
-    if isinstance(source, str | os.PathLike):
-        return _read_path(os.path.expanduser(os.fspath(source)), table, con, as_text)
-    raise SourceError(
-        f"table '{table}': unsupported source of type {type(source).__name__}; pass a pandas "
-        "DataFrame, a CSV or Parquet path (globs allowed) or a DuckDB relation"
-    )
+        source = prepared_pandas(source, table)
+    return _backend(con).read_source(source, table, con, as_text)
 
 
-def _read_pandas(frame: pd.DataFrame, table: str, con: Connection) -> Relation:
-    """A relation over a DataFrame, passing columns the engine would misread as text."""
+def column_names(rel: Relation) -> list[str]:
+    """The column names of a relation."""
+    return list(rel.columns)
+
+
+def rename(rel: Relation, mapping: Mapping[str, str]) -> Relation:
+    """Rename columns (source name -> new name)."""
+    return _backend(rel).rename(rel, mapping) if mapping else rel
+
+
+def coerce(rel: Relation, schema: TableSchema) -> tuple[Relation, dict[str, Kind]]:
+    """Cast contract columns to canonical types, dropping other columns unless the table keeps them.
+
+    Where a cast can fail (text to number, say), a text copy `__raw_<col>` is kept so that
+    validation can report the values that did not parse; the returned dict names those columns.
+    Raises `DataValidationError` for a column whose type cannot hold its kind at all.
+    """
+    reserved = [c for c in column_names(rel) if c.startswith(RAW_PREFIX)]
+    if reserved and schema.keep_extra:
+        raise DataValidationError(
+            schema.name,
+            reserved[0],
+            f"column names starting with '{RAW_PREFIX}' are reserved",
+            "rename the column",
+        )
+    return _backend(rel).coerce(rel, schema)
+
+
+def wrong_type(table: str, column: str, kind: Kind, dtype: str, numeric: bool) -> Exception:
+    """The error for a column whose engine type cannot hold its kind (`numeric`: a number)."""
+    hint = f"convert the column to {_WANTED[kind]} before loading, or map another column onto it"
+    if kind == "timestamp" and numeric:
+        hint = (
+            "numbers are not read as timestamps because their unit is ambiguous; convert them "
+            "first, e.g. pd.to_datetime(df[col], unit='s')"
+        )
+    return DataValidationError(table, column, f"wrong type: expected {kind}, got {dtype}", hint)
+
+
+def align_id_types(rels: Mapping[str, Relation]) -> dict[str, Relation]:
+    """Make `customer_id` text in every table when the tables disagree on its type."""
+    first = next(iter(rels.values()))
+    return _backend(first).align_id_types(rels)
+
+
+def rows_with_repeated_hash(
+    frame: nw.LazyFrame, columns: Sequence[str], con: Connection
+) -> nw.LazyFrame | None:
+    """The rows of `frame` whose 64-bit hash of `columns` occurs more than once, or None.
+
+    A pre-filter for duplicate detection: rows with a unique hash are unique. Rows returned
+    may still differ (a hash collision), so compare them on `columns`.
+    """
+    return _backend(frame).rows_with_repeated_hash(frame, columns, con)
+
+
+def distinct(frame: nw.LazyFrame) -> nw.LazyFrame:
+    """Drop exact duplicate rows."""
+    return _backend(frame).distinct(frame)
+
+
+def sample_customers(frame: nw.LazyFrame, fraction: float, seed: int) -> nw.LazyFrame:
+    """The rows of a fraction of the customers, chosen by a seeded hash of ``customer_id``
+    (so every table keeps the same customers, with their whole history)."""
+    return _backend(frame).sample_customers(frame, fraction, seed)
+
+
+def to_lazy(rel: Relation) -> nw.LazyFrame:
+    """Wrap a relation as a narwhals LazyFrame."""
+    return nw.from_native(rel)
+
+
+def collect(frame: nw.LazyFrame | nw.DataFrame) -> pd.DataFrame:
+    """Execute a narwhals frame and return pandas."""
+    if isinstance(frame, nw.DataFrame):
+        return frame.to_native()
+    return _backend(frame).collect(frame)
+
+
+def check_collect_size(rows: int, columns: int, con: Connection) -> None:
+    """Warn (`DriverMemoryWarning`) when a frame of rows x columns numbers, held twice while
+    it is converted, would take more than half of this machine's free memory or exceed the
+    engine's limit on one result (Spark's spark.driver.maxResultSize)."""
+    size = rows * columns * 8
+    limit = _backend(con).result_limit(con)
+    try:
+        free = os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (ValueError, OSError, AttributeError):  # not a POSIX system that says
+        free = 0
+    if (free and 2 * size > free / 2) or (limit and size > limit):
+        warnings.warn(
+            f"collecting about {rows:,} rows x {columns} columns (~{size / 2**30:.2f} GiB) to "
+            f"this machine ({free / 2**30:.1f} GiB free"
+            + (f", result limit {limit / 2**30:.1f} GiB" if limit else "")
+            + "); train on a sample of customers (spark.sample in the config, Tables.sample "
+            "in Python) or give the driver more memory (spark.driver.memory, "
+            "spark.driver.maxResultSize)",
+            DriverMemoryWarning,
+            stacklevel=2,
+        )
+
+
+def close(con: Connection) -> None:
+    """Give back the engine's memory (a DuckDB connection is closed; a Spark session is left
+    to its owner)."""
+    _backend(con).close(con)
+
+
+def source_format(path: str) -> str | None:
+    """``"parquet"`` or ``"csv"`` by a file name's suffix, else None."""
+    lower = path.lower()
+    if lower.endswith(PARQUET_SUFFIXES):
+        return "parquet"
+    if lower.endswith(CSV_SUFFIXES):
+        return "csv"
+    return None
+
+
+def prepared_pandas(frame: pd.DataFrame, table: str) -> pd.DataFrame:
+    """A DataFrame ready for an engine: named index as a column, unique text column names,
+    and object columns the engine would misread (e.g. mixed time zones) as text."""
     if frame.shape[1] == 0:
         raise DataValidationError(
             table, None, "the table is empty", "the DataFrame has no columns; pass at least one row"
@@ -169,21 +245,8 @@ def _read_pandas(frame: pd.DataFrame, table: str, con: Connection) -> Relation:
             f"columns present: {names}; rename or drop the repeated columns",
         )
     frame.columns = names
-    ambiguous = {c: _as_text(frame[c]) for c in names if _is_ambiguous(frame[c])}
-    if ambiguous:
-        frame = frame.assign(**ambiguous)
-    try:
-        return con.from_df(frame)
-    except duckdb.Error:
-        pass
-    # Some pandas dtypes (period, interval, sparse, complex) have no engine type: pass as text.
-    unreadable = {c: _as_text(frame[c]) for c in names if not _engine_reads(frame[[c]], con)}
-    try:
-        return con.from_df(frame.assign(**unreadable))
-    except duckdb.Error as exc:
-        raise DataValidationError(
-            table, None, "the DataFrame cannot be read", f"the engine reported: {_summary(exc)}"
-        ) from None
+    ambiguous = {c: as_text(frame[c]) for c in names if _is_ambiguous(frame[c])}
+    return frame.assign(**ambiguous) if ambiguous else frame
 
 
 def _is_ambiguous(column: pd.Series) -> bool:
@@ -195,212 +258,12 @@ def _is_ambiguous(column: pd.Series) -> bool:
     )
 
 
-def _engine_reads(frame: pd.DataFrame, con: Connection) -> bool:
-    try:
-        con.from_df(frame.iloc[:0])
-    except duckdb.Error:
-        return False
-    return True
-
-
-def _as_text(column: pd.Series) -> pd.Series:
+def as_text(column: pd.Series) -> pd.Series:
+    """A column as Python strings, missing values as None."""
     return column.map(str, na_action="ignore").astype(object).where(column.notna(), None)
 
 
-def _read_path(path: str, table: str, con: Connection, as_text: Collection[str]) -> Relation:
-    """A relation over a CSV or Parquet file or glob, or a `SourceError` saying what is wrong."""
-    if glob.has_magic(path):
-        files = sorted(f for f in glob.glob(path) if Path(f).is_file())
-        if not files:
-            raise SourceError(f"table '{table}': no file matches the pattern '{path}'")
-    elif Path(path).is_dir():
-        raise SourceError(
-            f"table '{table}': '{path}' is a folder; pass a file or a pattern such as "
-            f"'{Path(path) / '*.parquet'}'"
-        )
-    elif not Path(path).is_file():
-        raise SourceError(f"table '{table}': file not found: '{path}'")
-    else:
-        files = [path]
-    formats = {_format(f) for f in files}
-    if formats == {None}:
-        raise SourceError(
-            f"table '{table}': cannot tell the format of '{path}' from its name; "
-            "use a .csv or .parquet file"
-        )
-    if len(formats) > 1:
-        raise SourceError(
-            f"table '{table}': '{path}' matches files of different formats; "
-            "pass CSV and Parquet files separately"
-        )
-    try:
-        if formats == {"parquet"}:
-            return con.read_parquet(files, union_by_name=True)
-        rel = con.read_csv(files, union_by_name=True)
-        if all(re.fullmatch(r"column\d+", c) for c in rel.columns):
-            raise SourceError(
-                f"table '{table}': found no header row in '{path}'; the first line must name "
-                "the columns and every line must have as many fields as the header"
-            )
-        text = {c: "VARCHAR" for c in rel.columns if c in as_text}
-        return con.read_csv(files, union_by_name=True, dtype=text) if text else rel
-    except duckdb.Error as exc:
-        raise SourceError(
-            f"table '{table}': cannot read '{path}': {_summary(exc)}; "
-            "check that the file is a valid, complete CSV or Parquet file"
-        ) from None
-
-
-def _format(path: str) -> str | None:
-    lower = path.lower()
-    if lower.endswith(_PARQUET_SUFFIXES):
-        return "parquet"
-    if lower.endswith(_CSV_SUFFIXES):
-        return "csv"
-    return None
-
-
-def column_types(rel: Relation) -> dict[str, str]:
-    """Column name -> DuckDB type name."""
-    return {name: str(dtype) for name, dtype in zip(rel.columns, rel.types, strict=True)}
-
-
-def rename(rel: Relation, mapping: Mapping[str, str]) -> Relation:
-    """Rename columns (source name -> new name)."""
-    if not mapping:
-        return rel
-    return rel.project(
-        ", ".join(f"{_quote(c)} AS {_quote(mapping.get(c, c))}" for c in rel.columns)
-    )
-
-
-def coerce(rel: Relation, schema: TableSchema) -> tuple[Relation, dict[str, Kind]]:
-    """Cast contract columns to canonical types, dropping other columns unless the table keeps them.
-
-    Where a cast can fail (text to number, say), a text copy `__raw_<col>` is kept so that
-    validation can report the values that did not parse; the returned dict names those columns.
-    Raises `DataValidationError` for a column whose type cannot hold its kind at all.
-    """
-    parts: list[str] = []
-    parsed: dict[str, Kind] = {}
-    for name, dtype in column_types(rel).items():
-        q = _quote(name)
-        if name in schema.names:
-            kind = schema.column(name).kind
-            sql, raw = _cast_sql(q, kind, dtype, schema.name, name)
-            parts.append(f"{sql} AS {q}")
-            if raw:
-                parts.append(f"{raw} AS {_quote(RAW_PREFIX + name)}")
-                parsed[name] = kind
-        elif schema.keep_extra:
-            if name.startswith(RAW_PREFIX):
-                raise DataValidationError(
-                    schema.name,
-                    name,
-                    f"column names starting with '{RAW_PREFIX}' are reserved",
-                    "rename the column",
-                )
-            parts.append(f"timezone('UTC', {q}) AS {q}" if dtype == _TZ_TIMESTAMP else q)
-    return rel.project(", ".join(parts)), parsed
-
-
-def _cast_sql(q: str, kind: Kind, dtype: str, table: str, column: str) -> tuple[str, str | None]:
-    """SQL casting one column to its kind, and SQL for its raw text copy when the cast can fail."""
-    family = _family(dtype)
-    if kind == "string" or family == "null":
-        return f"CAST({q} AS {_SQL_TYPES[kind]})", None
-    if (kind, family) in _CASTS:
-        cast, raw = _CASTS[kind, family]
-        return cast.replace("{q}", q), raw.replace("{q}", q) if raw else None
-    hint = f"convert the column to {_WANTED[kind]} before loading, or map another column onto it"
-    if kind == "timestamp" and family in _NUMERIC:
-        hint = (
-            "numbers are not read as timestamps because their unit is ambiguous; convert them "
-            "first, e.g. pd.to_datetime(df[col], unit='s')"
-        )
-    raise DataValidationError(table, column, f"wrong type: expected {kind}, got {dtype}", hint)
-
-
-def _family(dtype: str) -> str:
-    if dtype == "VARCHAR" or dtype.startswith("ENUM("):
-        return "text"
-    if dtype in _INTEGER:
-        return "integer"
-    if dtype in _WIDE_INTEGER:
-        return "wide_integer"
-    if dtype in _FLOAT or dtype.startswith("DECIMAL"):
-        return "float"
-    if dtype == "BOOLEAN":
-        return "bool"
-    if dtype in _TIMESTAMP:
-        return "timestamp"
-    if dtype == _TZ_TIMESTAMP:
-        return "tz_timestamp"
-    if dtype in ('"NULL"', "NULL"):
-        return "null"
-    return "other"
-
-
-def align_id_types(rels: Mapping[str, Relation]) -> dict[str, Relation]:
-    """Make `customer_id` text in every table when the tables disagree on its type."""
-    types = {column_types(r)["customer_id"] for r in rels.values()}
-    if len(types) <= 1:
-        return dict(rels)
-    return {
-        name: rel.project(
-            ", ".join(
-                "CAST(customer_id AS VARCHAR) AS customer_id" if c == "customer_id" else _quote(c)
-                for c in rel.columns
-            )
-        )
-        for name, rel in rels.items()
-    }
-
-
-def rows_with_repeated_hash(
-    frame: nw.LazyFrame, columns: Sequence[str], con: Connection
-) -> nw.LazyFrame | None:
-    """The rows of `frame` whose 64-bit hash of `columns` occurs more than once, or None.
-
-    A pre-filter for duplicate detection: rows with a unique hash are unique. The engine hashes
-    every row in one parallel scan and numpy sorts the 8-byte hashes, several times faster than
-    an engine group-by with (nearly) one group per row. Rows returned may still differ (a hash
-    collision), so compare them on `columns`.
-    """
-    rel = nw.to_native(frame)
-    row_hash = f"hash({', '.join(_quote(c) for c in columns)})"
-    hashes = rel.project(f"{row_hash} AS h").fetchnumpy()["h"]
-    hashes.sort()
-    repeated = hashes[1:][hashes[1:] == hashes[:-1]]
-    if not len(repeated):
-        return None
-    keys = to_lazy(con.from_arrow(pa.table({_HASH: np.unique(repeated)})))
-    hashed = to_lazy(rel.project(f"*, {row_hash} AS {_HASH}"))
-    return hashed.join(keys, on=_HASH, how="semi").drop(_HASH)
-
-
-def distinct(frame: nw.LazyFrame) -> nw.LazyFrame:
-    """Drop exact duplicate rows."""
-    return to_lazy(nw.to_native(frame).distinct())
-
-
-def to_lazy(rel: Relation) -> nw.LazyFrame:
-    """Wrap a relation as a narwhals LazyFrame."""
-    return nw.from_native(rel)
-
-
-def collect(frame: nw.LazyFrame | nw.DataFrame) -> pd.DataFrame:
-    """Execute a narwhals frame and return pandas."""
-    if isinstance(frame, nw.LazyFrame):
-        frame = frame.collect("pandas")
-    return frame.to_native()
-
-
-def _quote(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
-
-
-def _summary(exc: BaseException) -> str:
+def summary(exc: BaseException) -> str:
     """The first lines of an engine message, without its query echo."""
     lines = [line.strip() for line in str(exc).strip().splitlines() if line.strip()]
     lines = [line for line in lines[:3] if not line.startswith("LINE ")]

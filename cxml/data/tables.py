@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import datetime as dt
 from collections.abc import Mapping
 from typing import Any
@@ -32,8 +33,9 @@ class Tables:
     Parameters
     ----------
     transactions, interactions, customers
-        A pandas DataFrame, a CSV or Parquet path (globs allowed), a DuckDB relation, an
-        Arrow table or a narwhals frame. Only ``transactions`` is required.
+        A pandas DataFrame, a CSV or Parquet path (globs allowed), a DuckDB relation, a
+        Spark DataFrame, an Arrow table or a narwhals frame; on Spark, also the name of a
+        table in the session's catalog. Only ``transactions`` is required.
     mapping
         Per table, user column name -> canonical column name, e.g.
         ``{"transactions": {"cust": "customer_id", "ts": "timestamp", "total": "amount"}}``.
@@ -44,8 +46,9 @@ class Tables:
     plausible_range
         Earliest and latest allowed timestamps; default 1970-01-01 to one day after now.
     connection
-        The DuckDB connection to run on (a fresh in-memory one by default); relations passed
-        as tables must belong to it.
+        The engine to run on: a DuckDB connection or a Spark session. By default the session
+        of the Spark DataFrames passed, else a fresh in-memory DuckDB connection; relations
+        passed as tables must belong to it. On Spark everything stays lazy in the session.
 
     Attributes
     ----------
@@ -90,13 +93,13 @@ class Tables:
         mappings = _check_mapping(mapping)
         event_types = _check_event_types(event_types)
         scope = _scope(plausible_range)
-        self.connection = engine.connect() if connection is None else connection
-        self.warnings: list[str] = []
         sources = {
             "transactions": transactions,
             "interactions": interactions,
             "customers": customers,
         }
+        self.connection = engine.connection_for(list(sources.values()), connection)
+        self.warnings: list[str] = []
         loaded = {
             name: self._load(
                 source, SCHEMAS[name], mappings.get(name, {}), scope, duplicates, event_types
@@ -113,7 +116,7 @@ class Tables:
             engine.to_lazy(rels["customers"]) if "customers" in rels else None
         )
         if self.interactions is not None:
-            with engine.reading("interactions"):
+            with engine.reading("interactions", self.connection):
                 known = self.transactions.select("customer_id")
                 if self.customers is not None:
                     known = nw.concat([known, self.customers.select("customer_id")])
@@ -136,14 +139,15 @@ class Tables:
     ) -> tuple[engine.Relation, pd.Timestamp | None]:
         """Read, map, cast and validate one table; return it and its last timestamp."""
         table = schema.name
-        with engine.reading(table):
+        with engine.reading(table, self.connection):
             # Read contract columns of CSV files as text: a sniffed type is only a guess from
             # a sample, and a later value that does not fit would fail mid-scan.
             contract = {src for src, target in mapping.items() if target in schema.names}
             contract |= set(schema.names) - set(mapping.values())
             rel = engine.read_source(source, table, self.connection, as_text=contract)
-            rel = engine.rename(rel, _checked_renames(rel.columns, mapping, schema))
-            check_required(rel.columns, schema)
+            renames = _checked_renames(engine.column_names(rel), mapping, schema)
+            rel = engine.rename(rel, renames)
+            check_required(engine.column_names(rel), schema)
             rel, parsed = engine.coerce(rel, schema)
             frame = _before_checks(engine.to_lazy(rel), table, event_types)
             columns = frame.collect_schema().names()
@@ -157,8 +161,26 @@ class Tables:
 
     def close(self) -> None:
         """Close the DuckDB connection and give back its memory; the tables are unusable
-        afterwards (do this once the frames you need are built)."""
-        self.connection.close()
+        afterwards (do this once the frames you need are built). A Spark session is left
+        open: it belongs to its creator."""
+        engine.close(self.connection)
+
+    def sample(self, fraction: float, seed: int = 0) -> Tables:
+        """The same tables restricted to a random `fraction` of the customers, each with
+        their whole history (chosen by a seeded hash of the id, lazily, on the engine).
+
+        ``observed_until`` stays that of the full data.
+        """
+        if not (isinstance(fraction, int | float) and 0 < fraction <= 1):
+            raise ParameterError(f"sample fraction must lie in (0, 1], got {fraction!r}")
+        if fraction == 1:
+            return self
+        sampled = copy.copy(self)
+        for name in SCHEMAS:
+            frame = getattr(self, name)
+            if frame is not None:
+                setattr(sampled, name, engine.sample_customers(frame, fraction, seed))
+        return sampled
 
     def to_pandas(self, table: str) -> pd.DataFrame | None:
         """One canonical table as a pandas DataFrame (None when absent)."""

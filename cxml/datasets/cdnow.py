@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import importlib.util
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 
@@ -46,13 +47,17 @@ def read_cdnow(sample: bool = False) -> pd.DataFrame:
     )
 
 
-def load_cdnow(sample: bool = False) -> Tables:
+def load_cdnow(sample: bool = False, connection: Any = None) -> Tables:
     """CDNOW as `Tables`: 23,570 customers and 69,659 purchase lines from 1997-01-01 to
     1998-06-30, or the 2,357-customer sample used in the BG/NBD paper (``sample=True``).
 
     Both files hold repeated identical lines (same customer, day, CDs and dollars) that are
-    genuine separate purchases, so duplicates are kept.
+    genuine separate purchases, so duplicates are kept. `connection`: the engine to run on
+    (see `Tables`).
     """
     return Tables(
-        read_cdnow(sample), duplicates="keep", plausible_range=("1997-01-01", "1998-06-30")
+        read_cdnow(sample),
+        duplicates="keep",
+        plausible_range=("1997-01-01", "1998-06-30"),
+        connection=connection,
     )

@@ -253,6 +253,7 @@ def make_synthetic(
     with_campaigns: bool = True,
     with_order_id: bool = True,
     params: SyntheticParams | None = None,
+    connection: Any = None,
     **overrides: Any,
 ) -> tuple[Tables, pd.DataFrame]:
     """Simulated, validated `Tables` and the ground truth per customer.
@@ -270,6 +271,8 @@ def make_synthetic(
     params, **overrides
         A `SyntheticParams`, and/or any of its fields by keyword
         (e.g. ``purchases_per_year=8``).
+    connection
+        The engine the `Tables` run on (see `Tables`); default in-memory DuckDB.
 
     Returns
     -------
@@ -295,6 +298,7 @@ def make_synthetic(
         frames.get("interactions"),
         frames.get("customers"),
         plausible_range=(meta["start"], meta["end"] + pd.Timedelta(days=1)),
+        connection=connection,
     )
     return tables, truth
 

@@ -25,7 +25,7 @@ import narwhals as nw
 from cxml.features.spec import FeatureSpec, Group
 
 Source = Literal["lines", "orders", "days", "events", "latest", "customers"]
-Agg = Literal["count", "sum", "mean", "max", "min", "std", "n_unique", "first"]
+Agg = Literal["count", "sum", "mean", "max", "min", "std", "n_unique"]
 
 
 @dataclass(frozen=True)
@@ -61,7 +61,6 @@ class Metric:
     where: Where | None = None
     window: tuple[float, float] | None = None
     requires: tuple[str, ...] = ()  # optional input columns this metric needs
-    order_by: str | None = None  # "first" takes the value on the row that sorts first by this
 
     @property
     def fills_zero(self) -> bool:
@@ -106,23 +105,28 @@ def _return_lines(ctx: Context) -> nw.Expr:
     return nw.col("is_return")
 
 
+def _first_day(ctx: Context) -> nw.Expr:
+    return nw.col("gap").is_null()
+
+
 def _btyd(spec: FeatureSpec) -> list[Feature]:
     return [
         Metric("_n_days", "btyd", "days", "count", "purchase days"),
         Metric("_first_day", "btyd", "days", "min", "first purchase day", "day"),
         Metric("_last_day", "btyd", "days", "max", "last purchase day", "day"),
         Metric("_days_amount", "btyd", "days", "sum", "value of purchase days", "amount"),
+        # The first purchase day is the one without a gap to a previous day; an ordered
+        # "first" aggregate would be shorter but Spark has none.
         Metric(
             "_first_day_amount",
             "btyd",
             "days",
-            "first",
+            "sum",
             "value of the first purchase day",
             "amount",
-            order_by="day",
+            where=_first_day,
         ),
-        # A difference of two aggregates, not a sum over rows flagged by a window: the window
-        # sorts every purchase day. Rounding stays ~1e-16 of the customer's total value.
+        # A difference of two aggregates: rounding stays ~1e-16 of the customer's total value.
         Derived(
             "_repeat_amount",
             "btyd",

@@ -14,7 +14,7 @@ from cxml.data import Tables
 from cxml.data.engine import collect
 from cxml.errors import SnapshotError
 from cxml.features import sources
-from cxml.features.snapshot import snapshot_frame, to_pandas
+from cxml.features.snapshot import Output, as_output, snapshot_frame, to_pandas
 from cxml.features.spec import FeatureSpec, Horizon, as_cutoff, window_end
 
 LABELS = ("churned", "future_transactions", "future_value")
@@ -37,7 +37,8 @@ def build_labels(
     *,
     churn_event: str | None = None,
     discount_rate: float = 0.0,
-) -> pd.DataFrame:
+    output: Output = "pandas",
+) -> Any:
     """Outcomes in [cutoff, cutoff + horizon) for every customer first seen before `cutoff`.
 
     Columns: ``churned`` (no purchase in the window; or, with `churn_event`, such an
@@ -45,14 +46,16 @@ def build_labels(
     ``future_transactions`` (purchase days in the window, as BTYD counts them) and
     ``future_value`` (purchase value in the window, each purchase discounted to the cut-off
     at the annual `discount_rate`: ``amount / (1 + rate) ** (days after cut-off / 365.25)``).
-    Indexed by ``customer_id``.
+    Indexed by ``customer_id``; `output` as in :func:`build_snapshot`.
     """
     start = as_cutoff(cutoff)
     end = window_end(start, horizon)
     _check_window(tables, start, end)
     population = sources.population(tables, start)
     labelled = with_labels(tables, population, start, end, churn_event, discount_rate)
-    return collect(labelled.sort("customer_id")).set_index("customer_id")
+    return as_output(
+        labelled, output, lambda f: collect(f.sort("customer_id")).set_index("customer_id")
+    )
 
 
 def with_labels(
@@ -116,11 +119,13 @@ def build_training_frame(
     *,
     churn_event: str | None = None,
     discount_rate: float = 0.0,
-) -> pd.DataFrame:
+    output: Output = "pandas",
+) -> Any:
     """Snapshots and labels at each cut-off, stacked, with a ``cutoff`` column.
 
     Refuses any cut-off whose label window runs past the end of the data. Labels as in
-    :func:`build_labels`.
+    :func:`build_labels`; `output` as in :func:`build_snapshot` (the lazy forms stack the
+    cut-offs in one plan).
     """
     starts = sorted(as_cutoff(c) for c in cutoffs)
     if not starts:
@@ -128,6 +133,19 @@ def build_training_frame(
     ends = [window_end(start, horizon) for start in starts]
     for start, end in zip(starts, ends, strict=True):
         _check_window(tables, start, end)
+    if output != "pandas":
+        lazy = [
+            with_labels(
+                tables,
+                snapshot_frame(tables, s, spec or FeatureSpec()),
+                s,
+                e,
+                churn_event,
+                discount_rate,
+            ).select(nw.lit(s).alias("cutoff"), nw.all())
+            for s, e in zip(starts, ends, strict=True)
+        ]
+        return as_output(nw.concat(lazy), output, to_pandas)
     parts = []
     for start, end in zip(starts, ends, strict=True):
         # One query per cut-off: features and labels share the customer population.

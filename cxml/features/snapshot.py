@@ -3,16 +3,21 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any, Literal
+from typing import Any, Literal, TypeAlias
 
 import narwhals as nw
 import pandas as pd
 
 from cxml.data import CUSTOMERS, Tables
 from cxml.data.engine import collect
+from cxml.errors import ParameterError
 from cxml.features import sources
 from cxml.features.catalogue import Context, Metric, plan
 from cxml.features.spec import FeatureSpec, as_cutoff
+
+#: What the builders return: pandas (collected), the lazy narwhals frame, or the engine's
+#: own lazy frame (a Spark DataFrame or a DuckDB relation).
+Output: TypeAlias = Literal["pandas", "lazy", "native"]
 
 
 def _aggregate(metric: Metric, ctx: Context) -> nw.Expr:
@@ -32,9 +37,7 @@ def _aggregate(metric: Metric, ctx: Context) -> nw.Expr:
         value = value.cast(nw.Float64)
     if cond is not None:
         value = nw.when(cond).then(value)
-    if metric.agg == "first":
-        expr = value.first(order_by=metric.order_by)
-    elif metric.agg == "n_unique":
+    if metric.agg == "n_unique":
         # n_unique counts null as a value; rows filtered out by `cond` are null.
         expr = value.n_unique() - value.is_null().cast(nw.Int64).max()
     else:
@@ -42,7 +45,8 @@ def _aggregate(metric: Metric, ctx: Context) -> nw.Expr:
     return expr.alias(metric.name)
 
 
-def _available(tables: Tables) -> dict[str, list[str]]:
+def available_columns(tables: Tables) -> dict[str, list[str]]:
+    """Table name -> its columns, for the tables present."""
     return {
         name: frame.collect_schema().names()
         for name in ("transactions", "interactions", "customers")
@@ -58,7 +62,7 @@ def _attribute_columns(tables: Tables, spec: FeatureSpec) -> list[str]:
 
 def snapshot_frame(tables: Tables, cutoff: dt.datetime, spec: FeatureSpec) -> nw.LazyFrame:
     """The lazy snapshot: customer_id and the feature columns."""
-    todo = plan(spec, _available(tables))
+    todo = plan(spec, available_columns(tables))
     ctx = Context(cutoff=sources.to_days(cutoff), unit=spec.unit_days)
     frame = sources.population(tables, cutoff)
     by_source: dict[str, list[Metric]] = {}
@@ -89,8 +93,8 @@ def build_snapshot(
     cutoff: Any,
     spec: FeatureSpec | None = None,
     *,
-    output: Literal["pandas", "lazy"] = "pandas",
-) -> pd.DataFrame | nw.LazyFrame:
+    output: Output = "pandas",
+) -> Any:
     """One row per customer first seen before `cutoff`, indexed by ``customer_id``.
 
     Only events with ``timestamp < cutoff`` influence a row. Columns follow the feature
@@ -106,13 +110,23 @@ def build_snapshot(
     spec
         Feature groups, windows, BTYD time unit and event types; defaults to everything.
     output
-        ``"pandas"`` (default) or ``"lazy"`` for the un-executed narwhals frame.
+        ``"pandas"`` (default), ``"lazy"`` for the un-executed narwhals frame, or
+        ``"native"`` for the engine's own (a Spark DataFrame on Spark-backed tables);
+        the lazy forms have ``customer_id`` as a column and engine types.
     """
     spec = spec or FeatureSpec()
-    frame = snapshot_frame(tables, as_cutoff(cutoff), spec)
+    return as_output(snapshot_frame(tables, as_cutoff(cutoff), spec), output, to_pandas)
+
+
+def as_output(frame: nw.LazyFrame, output: Output, to_pandas: Any) -> Any:
+    """`frame` as asked for; `to_pandas` collects it."""
     if output == "lazy":
         return frame
-    return to_pandas(frame)
+    if output == "native":
+        return frame.to_native()
+    if output == "pandas":
+        return to_pandas(frame)
+    raise ParameterError(f"output must be 'pandas', 'lazy' or 'native', got {output!r}")
 
 
 def to_pandas(frame: nw.LazyFrame) -> pd.DataFrame:

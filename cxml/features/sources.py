@@ -14,11 +14,24 @@ from cxml.data import Tables
 
 EPOCH = dt.datetime(1970, 1, 1)
 _US_PER_DAY = 86_400_000_000
+_LEAP_DAYS_BEFORE_1970 = 1969 // 4 - 1969 // 100 + 1969 // 400
 
 
 def days_since_epoch(column: str) -> nw.Expr:
-    """A timestamp column as fractional days since 1970-01-01."""
-    return (nw.col(column) - nw.lit(EPOCH)).dt.total_microseconds() / _US_PER_DAY
+    """A timestamp column as fractional days since 1970-01-01.
+
+    Built from calendar fields, which every engine extracts (narwhals has no duration
+    arithmetic on Spark): whole days by the Gregorian calendar plus the microseconds of the
+    day, as one 64-bit count divided once, so every engine rounds alike.
+    """
+    ts = nw.col(column).dt
+    year = ts.year().cast(nw.Int64)
+    before = year - 1
+    leap_days = before // 4 - before // 100 + before // 400 - _LEAP_DAYS_BEFORE_1970
+    days = 365 * (year - 1970) + leap_days + ts.ordinal_day().cast(nw.Int64) - 1
+    seconds = (ts.hour().cast(nw.Int64) * 60 + ts.minute()) * 60 + ts.second()
+    micros = days * _US_PER_DAY + seconds * 1_000_000 + ts.microsecond()
+    return micros / _US_PER_DAY
 
 
 def to_days(moment: dt.datetime) -> float:

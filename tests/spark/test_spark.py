@@ -1,0 +1,242 @@
+"""The Spark engine gives what DuckDB gives: the same validated tables, snapshots, labels,
+training frames and scores, on a real local Spark session (``local[2]``) shared by the module.
+
+Skipped only when pyspark is not installed (``pip install -e ".[test,spark]"``).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pytest
+import yaml
+from pandas.testing import assert_frame_equal, assert_series_equal
+
+pytest.importorskip("pyspark", reason="pyspark is not installed: pip install -e '.[test,spark]'")
+
+from typer.testing import CliRunner
+
+from cxml.cli import app
+from cxml.config import parse_config
+from cxml.data import Tables, engine
+from cxml.datasets import make_synthetic_frames
+from cxml.features import build_labels, build_snapshot, build_training_frame
+
+CUSTOMERS = 2_000
+CUTOFF = "2023-07-01"
+AS_OF = "2024-01-01"
+HORIZON = "13W"
+
+
+@pytest.fixture(scope="session")
+def spark() -> Iterator[Any]:
+    """One local Spark session for the whole run (starting one takes seconds)."""
+    session = engine.connect(
+        "spark",
+        master="local[2]",
+        options={
+            "spark.sql.shuffle.partitions": "2",
+            "spark.default.parallelism": "2",
+            "spark.ui.enabled": "false",
+            "spark.driver.memory": "1g",
+        },
+    )
+    yield session
+    session.stop()
+
+
+@pytest.fixture(scope="module")
+def frames() -> dict[str, Any]:
+    """Synthetic transactions, interactions and customers, and their plausible range."""
+    frames, truth = make_synthetic_frames(CUSTOMERS, 7)
+    meta = truth.attrs["synthetic"]
+    return {**frames, "range": (meta["start"], meta["end"] + pd.Timedelta(days=1))}
+
+
+def _tables(frames: dict[str, Any], connection: Any = None) -> Tables:
+    return Tables(
+        frames["transactions"],
+        frames["interactions"],
+        frames["customers"],
+        plausible_range=frames["range"],
+        connection=connection,
+    )
+
+
+@pytest.fixture(scope="module")
+def duck(frames: dict[str, Any]) -> Tables:
+    return _tables(frames)
+
+
+@pytest.fixture(scope="module")
+def on_spark(frames: dict[str, Any], spark: Any) -> Tables:
+    """The same frames as Spark DataFrames: the tables run on their session."""
+    names = ("transactions", "interactions", "customers")
+    return Tables(
+        *(spark.createDataFrame(frames[n]) for n in names), plausible_range=frames["range"]
+    )
+
+
+def _assert_same_scores(got: pd.DataFrame, expected: pd.DataFrame) -> None:
+    """Equal scores: numbers to 1e-9 relative, segments exactly, and the same drivers with
+    the same values (shown to 3 significant digits, so features that agree to 1e-12 but sum
+    in another order may round apart at a boundary, e.g. 91.55 -> 91.5 or 91.6)."""
+    got = got.sort_values("customer_id").reset_index(drop=True)
+    expected = expected.reset_index(drop=True)
+    assert_frame_equal(
+        got.drop(columns="churn_drivers"),
+        expected.drop(columns="churn_drivers"),
+        check_exact=False,
+        rtol=1e-9,
+    )
+    for left, right in zip(got["churn_drivers"], expected["churn_drivers"], strict=True):
+        pairs = [[item.split(" = ") for item in text.split("; ") if item] for text in (left, right)]
+        assert [name for name, _ in pairs[0]] == [name for name, _ in pairs[1]]
+        for (_, a), (_, b) in zip(*pairs, strict=True):
+            assert a == b or abs(float(a) - float(b)) <= 1e-3 * abs(float(b)) + 0.051
+
+
+def _assert_same(duck: pd.DataFrame, spark: pd.DataFrame) -> None:
+    """Equal column by column: numbers to 1e-12 relative, text by value (DuckDB keeps the
+    pandas category order, Spark sorts it; models record categories when they fit)."""
+    assert list(spark.columns) == list(duck.columns)
+    assert_series_equal(spark.index.to_series(), duck.index.to_series())
+    for column in duck.columns:
+        left, right = duck[column], spark[column]
+        if isinstance(left.dtype, pd.CategoricalDtype):
+            left, right = left.astype(object), right.astype(object)
+        assert_series_equal(right, left, check_exact=False, rtol=1e-12, obj=column)
+
+
+def test_tables_on_spark_run_on_its_session_and_agree_with_duckdb(
+    on_spark: Tables, duck: Tables, spark: Any
+) -> None:
+    assert on_spark.connection is spark
+    assert on_spark.observed_until == duck.observed_until
+    assert on_spark.warnings == duck.warnings
+    assert type(on_spark.transactions.to_native()).__module__.startswith("pyspark")
+
+
+def test_every_snapshot_column_equals_duckdb(on_spark: Tables, duck: Tables) -> None:
+    expected = build_snapshot(duck, CUTOFF)
+    assert len(expected) > 1_000 and expected.shape[1] > 80
+    _assert_same(expected, build_snapshot(on_spark, CUTOFF))
+
+
+def test_snapshot_is_a_lazy_spark_dataframe_on_request(on_spark: Tables) -> None:
+    native = build_snapshot(on_spark, CUTOFF, output="native")
+    assert type(native).__name__ == "DataFrame"
+    assert type(native).__module__.startswith("pyspark")
+    assert native.columns[0] == "customer_id"
+
+
+def test_labels_equal_duckdb(on_spark: Tables, duck: Tables) -> None:
+    expected = build_labels(duck, CUTOFF, HORIZON, discount_rate=0.1)
+    assert_frame_equal(
+        build_labels(on_spark, CUTOFF, HORIZON, discount_rate=0.1), expected, rtol=1e-12
+    )
+
+
+def test_training_frame_equals_duckdb(on_spark: Tables, duck: Tables) -> None:
+    expected = build_training_frame(duck, ["2023-01-01", CUTOFF], HORIZON)
+    _assert_same(expected, build_training_frame(on_spark, ["2023-01-01", CUTOFF], HORIZON))
+
+
+def test_a_table_of_the_session_catalog_is_a_source(
+    frames: dict[str, Any], spark: Any, duck: Tables
+) -> None:
+    spark.createDataFrame(frames["transactions"]).createOrReplaceTempView("cxml_test_tx")
+    tables = Tables("cxml_test_tx", plausible_range=frames["range"], connection=spark)
+    expected = duck.to_pandas("transactions").sort_values(["customer_id", "timestamp", "amount"])
+    got = tables.to_pandas("transactions").sort_values(["customer_id", "timestamp", "amount"])
+    assert_frame_equal(got.reset_index(drop=True), expected.reset_index(drop=True))
+
+
+@pytest.fixture(scope="module")
+def project(frames: dict[str, Any], tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    """A trained, registered model (on DuckDB) and a config of the same data as Parquet."""
+    from cxml.tracking import train
+
+    folder = tmp_path_factory.mktemp("spark_project")
+    for name in ("transactions", "interactions", "customers"):
+        frames[name].to_parquet(folder / f"{name}.parquet")
+    raw = {
+        "name": "sparktest",
+        "data": {n: f"{n}.parquet" for n in ("transactions", "interactions", "customers")},
+        "training": {"cutoffs": ["2023-04-01"], "holdout": CUTOFF},
+        "churn": {"horizon": HORIZON},
+        "models": {"churn": {"lightgbm": {"n_estimators": 30}}},
+        "mlflow": {"tracking_uri": f"sqlite:///{folder / 'mlflow.db'}"},
+    }
+    (folder / "project.yaml").write_text(yaml.safe_dump(raw))
+    config = parse_config(raw, base_dir=folder)
+    os.environ.setdefault("MLFLOW_LOGGING_LEVEL", "WARNING")
+    run = train(config)
+    return {"folder": folder, "raw": raw, "config": config, "uri": run.model_uri}
+
+
+def test_spark_scores_equal_local_scores(
+    project: dict[str, Any], on_spark: Tables, duck: Tables
+) -> None:
+    from cxml.spark import score as score_on_spark
+    from cxml.tracking import load_model
+    from cxml.tracking import score as score_locally
+
+    uri, tracking = project["uri"], project["config"].mlflow.tracking_uri
+    expected = score_locally(load_model(uri, tracking), duck, AS_OF)
+    got = score_on_spark(on_spark, uri, AS_OF, tracking_uri=tracking).toPandas()
+    _assert_same_scores(got, expected)
+
+
+def test_cxml_score_with_engine_spark_writes_parquet_from_a_config(
+    project: dict[str, Any], duck: Tables, spark: Any
+) -> None:
+    from cxml.tracking import load_model
+    from cxml.tracking import score as score_locally
+
+    folder = project["folder"]
+    config = folder / "spark.yaml"
+    config.write_text(
+        yaml.safe_dump({**project["raw"], "engine": "spark", "spark": {"master": "local[2]"}})
+    )
+    output = folder / "scores.parquet"
+    result = CliRunner().invoke(
+        app,
+        [
+            "score",
+            str(config),
+            "--model",
+            project["uri"],
+            "--as-of",
+            AS_OF,
+            "--output",
+            str(output),
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    assert output.is_dir()  # written by Spark: a folder of part files
+    tracking = project["config"].mlflow.tracking_uri
+    expected = score_locally(load_model(project["uri"], tracking), duck, AS_OF)
+    _assert_same_scores(pd.read_parquet(output), expected)
+
+
+def test_training_on_spark_samples_customers_and_keeps_their_history(
+    project: dict[str, Any], spark: Any
+) -> None:
+    from cxml.config import load_training_tables
+
+    config = parse_config(
+        {**project["raw"], "engine": "spark", "spark": {"sample": 0.25}},
+        base_dir=project["folder"],
+    )
+    tables = load_training_tables(config)
+    sampled = tables.to_pandas("transactions")
+    everyone = pd.read_parquet(Path(project["folder"]) / "transactions.parquet")
+    share = sampled["customer_id"].nunique() / everyone["customer_id"].nunique()
+    assert 0.2 < share < 0.3
+    kept = everyone[everyone["customer_id"].isin(sampled["customer_id"])]
+    assert len(kept) == len(sampled)
