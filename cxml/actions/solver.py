@@ -31,7 +31,7 @@ import numpy as np
 from scipy import sparse
 from scipy.optimize import Bounds, LinearConstraint, linprog, milp
 
-from cxml.errors import ParameterError
+from cxml.errors import CxmlError, ParameterError
 
 Method = Literal["auto", "exact", "lagrangian"]
 #: Candidate pairs up to which "auto" solves the integer programme exactly.
@@ -43,7 +43,7 @@ MAX_PRICE_ITERATIONS = 200
 MAX_GREEDY_ROUNDS = 200
 
 
-class SolverError(RuntimeError):
+class SolverError(CxmlError, RuntimeError):
     """The solver failed (time limit, numerical trouble); the message says what happened."""
 
 

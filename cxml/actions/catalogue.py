@@ -1,0 +1,147 @@
+"""The action catalogue: what the business can do, at what cost, for whom, with what effect.
+
+It is the ``actions`` section of a project configuration (see ``docs/actions.md``)::
+
+    actions:
+      budget: 20000
+      currency: EUR
+      control_share: 0.1
+      cooldown_days: {email: 14, phone: 60}
+      consent: {email: email_consent, phone: phone_consent}
+      catalogue:
+        - name: retention_call
+          channel: phone
+          cost: 12
+          capacity: 500
+          eligible: churn_probability > 0.4 and clv > 50
+          effect: {learned: retention_call, churn_reduction: 0.2}
+
+"no_action" is always a candidate, at zero cost and zero value.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Collection, Mapping
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from cxml.actions.rules import Kind, Rule, parse_rule
+
+NO_ACTION = "no_action"
+#: Interaction event types that count as the firm contacting a customer (cool-down).
+CONTACT_EVENTS = ("campaign_contact", "email_sent")
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Effect(_Section):
+    """What an action does to a customer.
+
+    Assumed effects (any combination): `churn_reduction`, a relative reduction of the churn
+    probability (0.2: a customer at risk 0.5 goes to 0.4); `purchase_lift`, an absolute
+    change of the probability of buying within the churn horizon; `value`, a fixed extra
+    value per contact (e.g. the margin of an up-sell). `learned` names a campaign id in the
+    interactions table: the retention effect is then learned from its treated and control
+    contacts, and the assumed retention effect is the fallback when history is too thin.
+    """
+
+    churn_reduction: float = Field(0.0, ge=0, le=1)
+    purchase_lift: float = Field(0.0, ge=-1, le=1)
+    value: float = 0.0
+    learned: str | None = None
+
+    @model_validator(mode="after")
+    def _something(self) -> Effect:
+        if not (self.churn_reduction or self.purchase_lift or self.value or self.learned):
+            raise ValueError(
+                "an effect needs churn_reduction, purchase_lift, value or learned (a campaign id)"
+            )
+        return self
+
+
+class Action(_Section):
+    """One action of the catalogue."""
+
+    name: str
+    channel: str
+    cost: float = Field(ge=0, allow_inf_nan=False)
+    capacity: int | None = Field(None, ge=0)
+    eligible: str | None = None
+    effect: Effect
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, value: str) -> str:
+        if not re.fullmatch(r"[A-Za-z][A-Za-z0-9_]*", value):
+            raise ValueError("must be a letter then letters, digits or '_'")
+        if value == NO_ACTION:
+            raise ValueError(f"{NO_ACTION!r} is always a candidate; do not declare it")
+        return value
+
+
+class UpliftSettings(_Section):
+    """How learned effects are fitted (see `cxml.actions.uplift.UpliftModel`)."""
+
+    learner: Literal["t", "x"] = "x"
+    min_contacts: int = Field(200, ge=10)
+    folds: int = Field(3, ge=2, le=10)
+
+
+class Catalogue(_Section):
+    """The ``actions`` section: the actions and the rules every plan obeys."""
+
+    catalogue: list[Action] = Field(min_length=1)
+    budget: float | None = Field(None, ge=0, allow_inf_nan=False)
+    currency: str = ""
+    control_share: float = Field(0.05, ge=0, lt=1)
+    seed: int = 0
+    method: Literal["auto", "exact", "lagrangian"] = "auto"
+    contact_events: list[str] = list(CONTACT_EVENTS)
+    cooldown_days: dict[str, float] = {}
+    consent: dict[str, str] = {}
+    uplift: UpliftSettings = UpliftSettings()
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Catalogue:
+        names = [a.name for a in self.catalogue]
+        twice = sorted({n for n in names if names.count(n) > 1})
+        if twice:
+            raise ValueError(f"action names must be unique; repeated: {twice}")
+        channels = {a.channel for a in self.catalogue}
+        for key, mapping in (("cooldown_days", self.cooldown_days), ("consent", self.consent)):
+            unknown = sorted(set(mapping) - channels)
+            if unknown:
+                raise ValueError(
+                    f"{key} names channels no action uses: {unknown} (channels: {sorted(channels)})"
+                )
+        if any(days < 0 for days in self.cooldown_days.values()):
+            raise ValueError("cooldown_days must be >= 0")
+        return self
+
+    @property
+    def names(self) -> list[str]:
+        """Action names in catalogue order."""
+        return [a.name for a in self.catalogue]
+
+    @property
+    def learned(self) -> dict[str, str]:
+        """Action name -> campaign id, for the actions whose effect is learned."""
+        return {a.name: a.effect.learned for a in self.catalogue if a.effect.learned}
+
+    def rules(self, columns: Mapping[str, Kind] | Collection[str]) -> dict[str, Rule | None]:
+        """Each action's eligibility rule parsed against `columns` (RuleError if invalid)."""
+        return {
+            a.name: None
+            if a.eligible is None
+            else parse_rule(a.eligible, action=a.name, columns=columns)
+            for a in self.catalogue
+        }
+
+
+def contact_column(channel: str) -> str:
+    """The scoring column with the days since the last contact on `channel`."""
+    return f"days_since_contact_{channel}"

@@ -1,0 +1,250 @@
+"""The action plan: the optimal assignment, a random control group, reasons and a summary.
+
+A share of customers (`Catalogue.control_share`) is drawn into a control group by a seeded
+hash of the customer id (the same customer is in or out whatever the batch or row order).
+The plan is solved over everyone, so it is the policy's decision for each customer; the
+control group's actions are then withheld. ``assignment_probability`` is the probability,
+under that randomisation, that the customer gets the action in ``action``, which is what
+off-policy evaluation of the plan needs later.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from cxml.actions.catalogue import NO_ACTION, Catalogue
+from cxml.actions.solver import Solution, solve
+from cxml.actions.value import ActionValues
+
+PLAN_COLUMNS = (
+    "action",
+    "expected_value",
+    "action_rank_2",
+    "action_rank_2_value",
+    "planned_action",
+    "in_control_group",
+    "assignment_probability",
+    "reason",
+)
+
+
+@dataclass(frozen=True)
+class ActionPlan:
+    """A plan for a batch of customers.
+
+    Attributes
+    ----------
+    assignments : pandas.DataFrame
+        The PLAN_COLUMNS, one row per customer in the input order.
+    summary : pandas.DataFrame
+        Per action executed (``no_action`` included) and ``control`` (customers whose planned
+        action is withheld): customers, cost, expected value.
+    totals : dict
+        budget, spend, expected_value, the value and cost of treating every customer with
+        their best allowed action ("treat everyone eligible"), the optimum's bound, the gap,
+        the method, the control-group size and the value withheld from it. Treating no one
+        is worth 0.
+    """
+
+    assignments: pd.DataFrame
+    summary: pd.DataFrame
+    totals: dict[str, float | str | None]
+
+    def text(self, currency: str = "") -> str:
+        """The summary as a few lines for a terminal."""
+        unit = f" {currency}" if currency else ""
+        t = self.totals
+        lines = [
+            f"{'action':<20} {'customers':>10} {'cost':>12} {'expected value':>16}",
+            *(
+                f"{r.action:<20} {r.customers:>10,} {r.cost:>12,.0f} {r.expected_value:>16,.0f}"
+                for r in self.summary.itertuples()
+            ),
+            f"spend {t['spend']:,.0f}{unit}"
+            + ("" if t["budget"] is None else f" of budget {t['budget']:,.0f}{unit}")
+            + f"; expected value {t['expected_value']:,.0f}{unit} "
+            f"(plan solved {t['method']}, within {100 * float(t['gap']):.3g} % of the optimum)",
+            f"treat everyone eligible: value {t['treat_all_value']:,.0f}{unit} at cost "
+            f"{t['treat_all_cost']:,.0f}{unit}; treat no one: 0{unit}",
+        ]
+        return "\n".join(lines)
+
+
+def control_group(customer_ids: pd.Index | np.ndarray, share: float, seed: int) -> np.ndarray:
+    """True for the customers drawn into the control group: a seeded hash of each id < share."""
+    if share <= 0:
+        return np.zeros(len(customer_ids), dtype=bool)
+    hashed = pd.util.hash_array(
+        np.asarray(customer_ids).astype(str).astype(object), hash_key=f"cxml{seed:012d}"[:16]
+    )
+    return (hashed / np.float64(2**64)) < share
+
+
+def plan_actions(
+    values: ActionValues,
+    customer_ids: pd.Index | np.ndarray,
+    catalogue: Catalogue,
+    *,
+    context: pd.DataFrame | None = None,
+) -> ActionPlan:
+    """Solve the plan for the customers of `values` and explain each decision.
+
+    `context` (optional, same rows) gives ``churn_probability``, ``clv`` and
+    ``churn_drivers`` for the reasons.
+    """
+    budget = np.inf if catalogue.budget is None else catalogue.budget
+    solution = solve(
+        values.candidates,
+        values.costs,
+        capacities=values.capacities,
+        budget=budget,
+        method=catalogue.method,
+    )
+    names = np.array([NO_ACTION, *values.names], dtype=object)
+    chosen = solution.choice
+    rows = np.arange(len(chosen))
+    planned_value = np.where(chosen >= 0, values.values[rows, np.maximum(chosen, 0)], 0.0)
+    drawn = control_group(customer_ids, catalogue.control_share, catalogue.seed)
+    control = drawn & (chosen >= 0)  # the actions withheld
+    runner, runner_value = _runner_up(values, chosen)
+    share = catalogue.control_share
+    assignments = pd.DataFrame(
+        {
+            "action": names[np.where(control, -1, chosen) + 1],
+            "expected_value": np.where(control, 0.0, planned_value),
+            "action_rank_2": names[runner + 1],
+            "action_rank_2_value": runner_value,
+            "planned_action": names[chosen + 1],
+            "in_control_group": drawn,
+            "assignment_probability": np.where(
+                chosen < 0, 1.0, np.where(control, share, 1.0 - share)
+            ),
+            "reason": _reasons(values, chosen, planned_value, control, context, catalogue),
+        }
+    )
+    return ActionPlan(
+        assignments,
+        _summary(assignments, values, chosen, control),
+        _totals(values, solution, chosen, drawn, planned_value, catalogue),
+    )
+
+
+def _runner_up(values: ActionValues, chosen: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The best allowed alternative to each decision (no_action counts, at value 0)."""
+    others = values.candidates.copy()
+    rows = np.flatnonzero(chosen >= 0)
+    others[rows, chosen[rows]] = -np.inf
+    with_none = np.concatenate([np.zeros((len(chosen), 1)), others], axis=1)
+    with_none[chosen < 0, 0] = -np.inf  # the decision was no_action
+    best = np.argmax(with_none, axis=1)
+    value = with_none[np.arange(len(chosen)), best]
+    none_left = ~np.isfinite(value)
+    return np.where(none_left, -1, best - 1), np.where(none_left, np.nan, value)
+
+
+def _reasons(
+    values: ActionValues,
+    chosen: np.ndarray,
+    planned_value: np.ndarray,
+    control: np.ndarray,
+    context: pd.DataFrame | None,
+    catalogue: Catalogue,
+) -> np.ndarray:
+    """One line per customer: risk x value, drivers, and the decision with its value."""
+    unit = f" {catalogue.currency}" if catalogue.currency else ""
+    n = len(chosen)
+    head = np.full(n, "", dtype=object)
+    if context is not None:
+        risk = context["churn_probability"].to_numpy(dtype=float)
+        clv = context["clv"].to_numpy(dtype=float)
+        head = np.array(
+            [f"churn risk {r:.2f} x CLV {c:,.0f}{unit}" for r, c in zip(risk, clv, strict=True)],
+            dtype=object,
+        )
+        if "churn_drivers" in context.columns:
+            drivers = context["churn_drivers"].fillna("").to_numpy(dtype=object)
+            head = np.where(drivers != "", head + "; drivers: " + drivers, head)
+    names = np.array(values.names, dtype=object)
+    picked = names[np.maximum(chosen, 0)]
+    gain = np.array([f"{v:+,.0f}{unit}" for v in planned_value.tolist()], dtype=object)
+    decision = np.where(
+        control,
+        " -> control group (plan: " + picked + ", " + gain + " expected, withheld)",
+        " -> " + picked + ", " + gain + " expected",
+    )
+    allowed_any = values.allowed.any(axis=1)
+    best = np.argmax(np.where(values.allowed, values.values, -np.inf), axis=1)
+    best_value = values.values[np.arange(n), best]
+    best_text = np.array([f"{v:+,.0f}{unit}" for v in best_value.tolist()], dtype=object)
+    idle = np.where(
+        ~allowed_any,
+        " -> no_action: no action allowed (eligibility, consent or cool-down)",
+        np.where(
+            best_value <= 0,
+            " -> no_action: no action pays (best " + names[best] + " " + best_text + ")",
+            " -> no_action: budget or capacity went to higher-value customers (best "
+            + names[best]
+            + " "
+            + best_text
+            + ")",
+        ),
+    )
+    return np.where(chosen >= 0, head + decision, head + idle)
+
+
+def _summary(
+    assignments: pd.DataFrame, values: ActionValues, chosen: np.ndarray, control: np.ndarray
+) -> pd.DataFrame:
+    """Customers, cost and expected value per executed action, plus the control group."""
+    executed = np.where(control, -1, chosen)
+    rows = []
+    for j, name in enumerate([NO_ACTION, *values.names]):
+        mask = executed == j - 1
+        cost = 0.0 if j == 0 else float(values.costs[j - 1] * mask.sum())
+        rows.append(
+            {
+                "action": name,
+                "customers": int(mask.sum()),
+                "cost": cost,
+                "expected_value": float(assignments["expected_value"].to_numpy()[mask].sum()),
+            }
+        )
+    rows[0]["customers"] -= int(control.sum())
+    rows.append(
+        {"action": "control", "customers": int(control.sum()), "cost": 0.0, "expected_value": 0.0}
+    )
+    return pd.DataFrame(rows)
+
+
+def _totals(
+    values: ActionValues,
+    solution: Solution,
+    chosen: np.ndarray,
+    drawn: np.ndarray,
+    planned_value: np.ndarray,
+    catalogue: Catalogue,
+) -> dict[str, float | str | None]:
+    control = drawn & (chosen >= 0)
+    executed = (chosen >= 0) & ~control
+    spend = float(values.costs[chosen[executed]].sum())
+    allowed_any = values.allowed.any(axis=1)
+    best = np.argmax(np.where(values.allowed, values.values, -np.inf), axis=1)
+    everyone = np.flatnonzero(allowed_any)
+    return {
+        "budget": catalogue.budget,
+        "spend": spend,
+        "expected_value": float(planned_value[executed].sum()),
+        "planned_value": solution.value,
+        "bound": solution.bound,
+        "gap": solution.gap,
+        "method": solution.method,
+        "control_customers": int(drawn.sum()),
+        "withheld_customers": int(control.sum()),
+        "withheld_value": float(planned_value[control].sum()),
+        "treat_all_value": float(values.values[everyone, best[everyone]].sum()),
+        "treat_all_cost": float(values.costs[best[everyone]].sum()),
+        "treat_none_value": 0.0,
+    }
