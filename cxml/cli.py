@@ -343,6 +343,115 @@ def evaluate(
     _print_evaluation(evaluation)
 
 
+PeriodOption = typer.Option("M", "--period", help="D (day), W (ISO week) or M (month).")
+ReportOutputOption = typer.Option(
+    None, "--output", help="HTML file to write (default: output.report of the config)."
+)
+
+
+@app.command()
+@_exits_cleanly
+def kpis(
+    config: Path = ConfigArgument,
+    output: Path = OutputOption,
+    period: str = PeriodOption,
+    by: str | None = typer.Option(
+        None, "--by", help="Segment by a customers-table attribute, or channel."
+    ),
+    start: str | None = typer.Option(None, "--start", help="Report periods from this date."),
+    end: str | None = typer.Option(
+        None, "--end", help="Read events before this date (default: the end of the data)."
+    ),
+    set_: list[str] = SetOption,
+    quiet: bool = QuietOption,
+) -> None:
+    """Write the customer-experience KPIs per period (and segment) as a tidy table."""
+    from cxml.config import load_tables
+    from cxml.kpis import compute_kpis
+
+    _state["quiet"] = quiet
+    project, _ = _config(config, set_)
+    _check_output(output)
+    with _step("Reading and validating the tables"):
+        tables = load_tables(project)
+    with _step("Computing the KPIs"):
+        frame = compute_kpis(tables, period=period, by=by, start=start, end=end)
+    write_table(frame, output)
+    _print_kpis(frame, output)
+
+
+def _print_kpis(frame: pd.DataFrame, path: Path) -> None:
+    """The table's shape, and the KPIs that are not available with the reason."""
+    shape = {c: frame[c].nunique() for c in ("kpi", "period_start", "segment")}
+    console.print(
+        f"{shape['kpi']} KPIs x {shape['period_start']} periods x {shape['segment']} "
+        f"segments ({len(frame):,} rows) -> {path}",
+        highlight=False,
+    )
+    missing = frame[~frame["available"]].drop_duplicates("kpi")
+    for row in missing.itertuples():
+        console.print(f"  not available: {row.kpi} ({row.reason})", highlight=False)
+
+
+@app.command()
+@_exits_cleanly
+def report(
+    config: Path = ConfigArgument,
+    model: str | None = typer.Option(
+        None, "--model", help="models:/name@alias, models:/name/3, runs:/ (default: KPIs only)"
+    ),
+    as_of: str | None = typer.Option(
+        None, "--as-of", help="Score date of the segments (default: the end of the data)."
+    ),
+    output: Path | None = ReportOutputOption,
+    period: str = PeriodOption,
+    set_: list[str] = SetOption,
+    quiet: bool = QuietOption,
+) -> None:
+    """Write the self-contained HTML report: KPIs, cohorts, NPS and, with --model, the
+    holdout evaluation, feature importance and the value x risk segments."""
+    from cxml.config import load_tables
+    from cxml.report import check_path, write_report
+
+    _state["quiet"] = quiet
+    project, _ = _config(config, set_)
+    path = output or project.output.report
+    check_path(path)
+    if as_of is not None and model is None:
+        raise ParameterError("--as-of is the date the model scores at: give --model with it")
+    loaded = _load_model(project, model) if model is not None else None
+    with _step("Reading and validating the tables"):
+        tables = load_tables(project)
+    pipeline, scores = _pipeline_and_scores(loaded, tables, as_of) if loaded else (None, None)
+    with _step("Building the report"):
+        write_report(
+            tables,
+            path,
+            pipeline=pipeline,
+            scores=scores,
+            period=period,
+            title=f"{project.name}: customer report",
+        )
+    console.print(f"Report ({path.stat().st_size / 1e6:.1f} MB) -> {path}", highlight=False)
+
+
+def _load_model(project: Any, uri: str) -> Any:
+    from cxml.tracking import load_model
+
+    with _step(f"Loading {uri}"):
+        return load_model(uri, project.mlflow.tracking_uri)
+
+
+def _pipeline_and_scores(model: Any, tables: Any, as_of: str | None) -> tuple[Any, pd.DataFrame]:
+    """The model's fitted pipeline and its scores at `as_of` (default: the end of the data)."""
+    from cxml.tracking import pipeline_of
+    from cxml.tracking import score as score_with
+
+    pipeline = pipeline_of(model)
+    with _step(f"Scoring every customer at {as_of or 'the end of the data'}"):
+        return pipeline, score_with(model, tables, as_of or tables.observed_until)
+
+
 @app.command()
 @_exits_cleanly
 def demo(quiet: bool = QuietOption) -> None:

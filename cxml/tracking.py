@@ -2,8 +2,9 @@
 
 The run holds the flattened configuration as parameters, a fingerprint of every input
 table, every metric of every model and baseline, the evaluation table, the figures, the
-feature importances and the configuration file. The model takes snapshot columns (plus
-``customer_id``) and returns the scores of :data:`cxml.pipeline.SCORE_COLUMNS`.
+feature importances, the HTML report (``report.html``) and the configuration file. The
+model takes snapshot columns (plus ``customer_id``) and returns the scores of
+:data:`cxml.pipeline.SCORE_COLUMNS`.
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ from cxml.data import Tables
 from cxml.data.engine import collect
 from cxml.errors import CxmlError
 from cxml.pipeline import Pipeline
+from cxml.report import build_report
 
 #: Distributions the model needs at serving time (cxml itself travels as code).
 PIP_REQUIREMENTS = (
@@ -146,6 +148,12 @@ def _log_importances(pipeline: Pipeline) -> None:
             mlflow.log_text(importances.to_csv(), f"feature_importance/{name}.csv")
 
 
+def _log_report(pipeline: Pipeline, tables: Tables, config: ProjectConfig) -> None:
+    """The HTML report (monthly KPIs, holdout figures, segments at the data end)."""
+    title = f"{config.name}: training report"
+    mlflow.log_text(build_report(tables, pipeline=pipeline, period="M", title=title), "report.html")
+
+
 def model_input(snapshot: pd.DataFrame) -> pd.DataFrame:
     """Snapshot rows as the pyfunc model takes them: ``customer_id`` a column, categoricals
     as plain text (MLflow's schema has no categorical type)."""
@@ -216,6 +224,7 @@ def train(
         with step("Logging metrics, plots and the model to MLflow"):
             _log_evaluation(pipeline)
             _log_importances(pipeline)
+            _log_report(pipeline, tables, config)
             info = _log_model(pipeline, pipeline.input_example_, config)
         version_ = str(info.registered_model_version)
         MlflowClient().set_registered_model_alias(

@@ -305,3 +305,84 @@ def test_interrupted_output_write_leaves_no_file_at_all(tmp_path: Path) -> None:
     assert process.returncode != 0
     assert not output.exists()
     assert list(tmp_path.iterdir()) == []  # the temporary file is gone too
+
+
+# --------------------------------------------------------------------------- kpis and report
+
+
+def test_kpis_writes_the_tidy_table_of_the_python_api(run_cxml: RunCxml, tmp_path: Path) -> None:
+    from cxml.kpis import compute_kpis
+
+    result = run_cxml(
+        "kpis", CDNOW_CONFIG, *SAMPLE, "--output", "kpis.parquet", "--quiet", cwd=tmp_path
+    )
+    assert result.returncode == 0, result.stderr
+    out = one_line(result.stdout)
+    assert "19 KPIs x 18 periods x 1 segments (342 rows) -> kpis.parquet" in out
+    assert "not available: nps (no interactions table)" in out
+    written = pd.read_parquet(tmp_path / "kpis.parquet")
+    expected = compute_kpis(load_cdnow(sample=True))
+    # Parquet reads the nulls of the text column `reason` back as NaN.
+    assert_frame_equal(written.drop(columns="reason"), expected.drop(columns="reason"))
+    assert written["reason"].fillna("").tolist() == expected["reason"].fillna("").tolist()
+    assert written.loc[written["kpi"] == "nps", "value"].isna().all()
+
+
+def test_kpis_options_choose_the_period_and_the_window(run_cxml: RunCxml, tmp_path: Path) -> None:
+    result = run_cxml(
+        "kpis", CDNOW_CONFIG, *SAMPLE, "--output", "weekly.csv", "--period", "W",
+        "--start", "1997-03-01", "--end", "1997-06-01", "--quiet", cwd=tmp_path,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    starts = pd.to_datetime(pd.read_csv(tmp_path / "weekly.csv")["period_start"]).unique()
+    # Whole ISO weeks from the first Monday on or after the start, over by the end.
+    assert starts.min() == pd.Timestamp("1997-03-03") and starts.max() == pd.Timestamp("1997-05-19")
+    assert all(day.weekday() == 0 for day in starts)
+
+
+def test_kpis_bad_period_exits_2(run_cxml: RunCxml, tmp_path: Path) -> None:
+    result = run_cxml("kpis", CDNOW_CONFIG, "--output", "k.csv", "--period", "Q", cwd=tmp_path)
+    assert_bad_input(result, "period must be one of", "'Q'")
+    assert not (tmp_path / "k.csv").exists()
+
+
+def test_report_refuses_as_of_without_model_and_a_non_html_name(
+    run_cxml: RunCxml, tmp_path: Path
+) -> None:
+    result = run_cxml("report", CDNOW_CONFIG, "--as-of", "1998-01-01", cwd=tmp_path)
+    assert_bad_input(result, "--as-of", "--model")
+    result = run_cxml("report", CDNOW_CONFIG, "--output", "report.pdf", cwd=tmp_path)
+    assert_bad_input(result, "report 'report.pdf'", ".html")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_train_logs_the_report_and_report_draws_the_registered_model(
+    run_cxml: RunCxml, tmp_path: Path
+) -> None:
+    import mlflow
+
+    train = run_cxml("train", CDNOW_CONFIG, *SAMPLE, "--quiet", cwd=tmp_path)
+    assert train.returncode == 0, train.stderr
+    run_id = re.search(r"MLflow run ([0-9a-f]{32})", train.stdout).group(1)
+    mlflow.set_tracking_uri(f"sqlite:///{tmp_path}/mlflow.db")
+    logged = Path(mlflow.artifacts.download_artifacts(f"runs:/{run_id}/report.html"))
+    model_sections = ('id="reliability"', 'id="gains"', 'id="clv-deciles"', 'id="segments"')
+    assert all(section in logged.read_text() for section in model_sections)
+
+    result = run_cxml(
+        "report", CDNOW_CONFIG, *SAMPLE, "--model", "models:/cdnow@champion",
+        "--as-of", "1998-01-01", "--output", "with_model.html", "--quiet", cwd=tmp_path,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    html = (tmp_path / "with_model.html").read_text()
+    assert all(section in html for section in model_sections)
+    grid = re.search(r'<section id="segments">.*?</section>', html).group(0)
+    rows = re.findall(r"<tr><td>\w+</td><td>\w+</td><td>([\d,]+)</td>", grid)
+    assert len(rows) == 9
+    assert sum(int(count.replace(",", "")) for count in rows) == SAMPLE_CUSTOMERS
+
+    result = run_cxml("report", CDNOW_CONFIG, *SAMPLE, "--quiet", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "-> output/cdnow/report.html" in one_line(result.stdout)
+    kpis_only = (tmp_path / "output" / "cdnow" / "report.html").read_text()
+    assert 'id="kpis"' in kpis_only and 'id="reliability"' not in kpis_only
