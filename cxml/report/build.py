@@ -16,7 +16,7 @@ from cxml.pipeline import Pipeline
 from cxml.report import sections
 from cxml.report.errors import ReportError
 from cxml.report.html import Section, page
-from cxml.report.summaries import nps_counts
+from cxml.report.summaries import check_plan, check_scores, nps_counts
 
 TITLE = "cxml report"
 
@@ -51,6 +51,7 @@ def build_report(
     title
         The page title.
     """
+    _check_inputs(pipeline, scores, plan, budget)
     kpis = compute_kpis(tables, period=period)
     parts = [
         sections.kpi_section(kpis, period),
@@ -68,14 +69,27 @@ def _model_part(
 ) -> list[Section]:
     parts = []
     if pipeline is not None:
-        if not hasattr(pipeline, "churn_model_"):
-            raise ReportError("the pipeline is not fitted: call fit(tables) first")
         parts = sections.model_sections(pipeline)
         if scores is None:
             scores = pipeline.score(tables, tables.observed_until)
     if scores is not None:
         parts.append(sections.segment_section(scores))
     return parts
+
+
+def _check_inputs(
+    pipeline: Pipeline | None,
+    scores: pd.DataFrame | None,
+    plan: pd.DataFrame | None,
+    budget: float | None,
+) -> None:
+    """Refuse unusable inputs before any KPI is computed or figure drawn."""
+    if pipeline is not None and not hasattr(pipeline, "churn_model_"):
+        raise ReportError("the pipeline is not fitted: call fit(tables) first")
+    if scores is not None:
+        check_scores(scores)
+    if plan is not None:
+        check_plan(plan, budget)
 
 
 def _meta(tables: Tables, period: str) -> str:

@@ -35,7 +35,8 @@ th, td { border-bottom: 1px solid #e4e4e4; padding: 4px 10px; text-align: right;
 th { background: #f5f7fa; }
 th:first-child, td:first-child { text-align: left; }
 td { white-space: nowrap; }
-table.glossary td:last-child, table.glossary th:last-child { white-space: normal; text-align: left; }
+table.glossary td:last-child,
+table.glossary th:last-child { white-space: normal; text-align: left; }
 .notice { background: #fff8e1; border-left: 4px solid #f0ad4e; padding: 8px 12px; }
 """
 

@@ -14,7 +14,6 @@ from cxml.report.html import Section, figure, notice, paragraph, table
 from cxml.report.summaries import (
     DASHBOARD_KPIS,
     NOT_AVAILABLE,
-    check_plan,
     kpi_summary,
     plan_totals,
     segment_grid,
@@ -155,7 +154,6 @@ def segment_section(scores: pd.DataFrame) -> Section:
 
 def plan_section(plan: pd.DataFrame, budget: float | None) -> Section:
     """Customers, cost and expected value per action, and the totals against the budget."""
-    check_plan(plan, budget)
     totals = plan_totals(plan, budget)
     budget_text = "no budget" if budget is None else f"budget {budget:,.0f}"
     left = totals["budget_left"]

@@ -146,7 +146,6 @@ def segment_grid(scores: pd.DataFrame) -> pd.DataFrame:
     Returns all nine cells, value segment high first then risk segment low first; an empty
     cell has 0 customers (a real count, not a missing input).
     """
-    check_scores(scores)
     at_stake = scores["churn_probability"] * scores["clv"]
     frame = scores.assign(value_at_stake=at_stake)
     cells = frame.groupby(["value_segment", "risk_segment"]).agg(
