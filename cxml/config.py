@@ -43,6 +43,7 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
+from cxml.actions.catalogue import Catalogue
 from cxml.data import Tables, engine
 from cxml.data.engine import Connection
 from cxml.datasets import load_cdnow, make_synthetic
@@ -395,6 +396,7 @@ class ProjectConfig(Section):
     output: OutputConfig = OutputConfig()
     engine: Literal["duckdb", "spark"] = "duckdb"
     spark: SparkConfig = SparkConfig()
+    actions: Catalogue | None = None
 
     @field_validator("name")
     @classmethod

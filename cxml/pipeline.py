@@ -14,6 +14,18 @@ import pandas as pd
 from sklearn.base import clone
 from sklearn.utils.validation import check_is_fitted
 
+from cxml.actions import (
+    ActionPlan,
+    Catalogue,
+    UpliftModel,
+    action_values,
+    column_kinds,
+    plan_actions,
+    unlearned_report,
+)
+from cxml.actions.catalogue import contact_column
+from cxml.actions.contacts import campaign_history, days_since_contact
+from cxml.actions.rules import Rule
 from cxml.config import ProjectConfig, resolve_cutoffs
 from cxml.data import Tables
 from cxml.errors import ModelFitError, ParameterError, SnapshotError
@@ -80,6 +92,10 @@ class Pipeline:
         discounted to the cut-off.
     risk_thresholds : (float, float), default=(0.3, 0.6)
         Churn probabilities at which the risk segment turns medium, then high.
+    actions : Catalogue or None
+        The action catalogue: with it, scores carry the next-best action (PLAN_COLUMNS).
+    uplift_model : UpliftModel or None
+        Template of the learner of the catalogue's learned effects (default ``UpliftModel()``).
 
     Attributes
     ----------
@@ -94,6 +110,15 @@ class Pipeline:
         Every model and baseline on the holdout.
     input_example_ : pandas.DataFrame
         A few snapshot rows with a ``customer_id`` column: the pyfunc model's input example.
+    rules_ : dict
+        Each action's parsed eligibility rule (with actions).
+    uplift_ : UpliftModel or None
+        Learned effects (with learned actions and campaign history).
+    uplift_report_ : pandas.DataFrame or None
+        Per learned action: contacts, treated/control retention, Qini, and whether it was
+        learned or falls back to its assumed effect.
+    plan_ : ActionPlan or None
+        The plan at the latest calibration cut-off (the holdout), for the training report.
     """
 
     def __init__(
@@ -110,6 +135,8 @@ class Pipeline:
         btyd_model: BTYDModel | None = None,
         discount_rate: float = 0.0,
         risk_thresholds: tuple[float, float] = (0.3, 0.6),
+        actions: Catalogue | None = None,
+        uplift_model: UpliftModel | None = None,
     ) -> None:
         self.cutoffs = cutoffs
         self.horizon = horizon
@@ -122,6 +149,8 @@ class Pipeline:
         self.btyd_model = btyd_model
         self.discount_rate = discount_rate
         self.risk_thresholds = risk_thresholds
+        self.actions = actions
+        self.uplift_model = uplift_model
 
     @classmethod
     def from_config(cls, config: ProjectConfig, tables: Tables) -> Pipeline:
@@ -149,6 +178,15 @@ class Pipeline:
             ),
             btyd_model=BTYDModel(models.btyd.model, penalizer=models.btyd.penalizer),
             discount_rate=config.clv.discount_rate,
+            actions=config.actions,
+            uplift_model=None
+            if config.actions is None
+            else UpliftModel(
+                learner=config.actions.uplift.learner,
+                min_contacts=config.actions.uplift.min_contacts,
+                folds=config.actions.uplift.folds,
+                random_state=seed,
+            ),
         )
 
     # -- fitting -------------------------------------------------------------------------
@@ -244,11 +282,41 @@ class Pipeline:
             )
             self.btyd_ = clone(btyd_template).fit(latest)
             self.evaluation_ = self._evaluate(tables, holdout, latest, self.btyd_)
-        example = latest[["cutoff", *self.feature_columns_]].head(EXAMPLE_ROWS)
-        self.input_example_ = example.reset_index()
+        calibration = latest[["cutoff", *self.feature_columns_]]
         clv = self.clv_model_.predict(latest[self.feature_columns_])
         self.value_thresholds_ = tuple(float(q) for q in np.quantile(clv, [1 / 3, 2 / 3]))
+        self.uplift_, self.uplift_report_, self.rules_, self.plan_ = None, None, {}, None
+        if self.actions is not None:
+            calibration = calibration.join(self._contacts(tables, calibration["cutoff"].iloc[0]))
+            self._fit_actions(tables, spec, calibration)
+        self.input_example_ = calibration.head(EXAMPLE_ROWS).reset_index()
         return self
+
+    def _fit_actions(self, tables: Tables, spec: FeatureSpec, snapshot: pd.DataFrame) -> None:
+        """Learn the catalogue's learned effects, check its rules, plan the latest snapshot."""
+        catalogue = self.actions
+        assert catalogue is not None
+        campaigns = {c: a for a, c in reversed(list(catalogue.learned.items()))}
+        if campaigns:
+            history = campaign_history(
+                tables, list(campaigns), self.horizon, spec, churn_event=self.churn_event
+            )
+            self.uplift_report_ = unlearned_report(
+                list(catalogue.learned), "no campaign contacts with a complete outcome window"
+            )
+            if not history.empty:
+                self.uplift_ = clone(self.uplift_model or UpliftModel()).fit(
+                    history[self.feature_columns_],
+                    history["campaign_id"].map(campaigns),
+                    history["treatment"],
+                    history["retained"],
+                    actions=list(catalogue.learned),
+                )
+                self.uplift_report_ = self.uplift_.report_
+        scores = self._scores(snapshot[self.feature_columns_])
+        frame = self._planning_frame(snapshot, scores)
+        self.rules_ = catalogue.rules(column_kinds(frame))
+        self.plan_ = self._plan(frame)
 
     def evaluate(self, tables: Tables, as_of: Any) -> Evaluation:
         """Every model and baseline on the customers and outcomes of a later cut-off.
@@ -307,10 +375,19 @@ class Pipeline:
     # -- scoring -------------------------------------------------------------------------
 
     def snapshot(self, tables: Tables, as_of: Any) -> pd.DataFrame:
-        """The model's input at `as_of`: features of every customer first seen before it."""
+        """The model's input at `as_of`: features of every customer first seen before it
+        (and, with actions, the days since the last contact on each channel)."""
         snapshot = build_snapshot(tables, as_of, self._spec())
         snapshot.insert(0, "cutoff", pd.Timestamp(as_cutoff(as_of)))
+        if self.actions is not None:
+            snapshot = snapshot.join(self._contacts(tables, as_of))
         return snapshot
+
+    def _contacts(self, tables: Tables, as_of: Any) -> pd.DataFrame:
+        """Days since the last contact per channel of the catalogue (NaN: never)."""
+        assert self.actions is not None
+        channels = list(dict.fromkeys(a.channel for a in self.actions.catalogue))
+        return days_since_contact(tables, as_of, channels, self.actions.contact_events)
 
     def score(self, tables: Tables, as_of: Any) -> pd.DataFrame:
         """One row per customer first seen before `as_of`: the columns of SCORE_COLUMNS."""
@@ -321,13 +398,22 @@ class Pipeline:
         missing = [c for c in self.feature_columns_ if c not in snapshot.columns]
         if missing:
             raise SnapshotError(f"snapshot lacks the model's feature columns {missing}")
-        X = snapshot[self.feature_columns_]
+        scores = self._scores(snapshot[self.feature_columns_])
+        if self.actions is None:
+            return scores
+        plan = self._plan(self._planning_frame(snapshot, scores))
+        scores = pd.concat([scores, plan.assignments], axis=1)
+        scores.attrs["action_plan"] = plan
+        return scores
+
+    def _scores(self, X: pd.DataFrame) -> pd.DataFrame:
+        """The SCORE_COLUMNS for feature rows X."""
         churn = self.churn_model_.predict_proba(X)[:, 1]
         clv = self.clv_model_.predict(X)
         interval = self.clv_model_.interval(clv)
         scores = pd.DataFrame(
             {
-                "customer_id": snapshot.index.to_numpy(),
+                "customer_id": X.index.to_numpy(),
                 "churn_probability": churn,
                 "p_alive": self.btyd_.predict_alive(X).to_numpy(),
                 "expected_purchases": self.btyd_.predict_purchases(
@@ -342,6 +428,24 @@ class Pipeline:
             }
         )
         return scores
+
+    def _planning_frame(self, snapshot: pd.DataFrame, scores: pd.DataFrame) -> pd.DataFrame:
+        """What eligibility rules see: snapshot columns, scores and the contact recency."""
+        assert self.actions is not None
+        frame = snapshot.drop(columns="cutoff", errors="ignore").copy()
+        for column in scores.columns.drop("customer_id"):
+            frame[column] = scores[column].to_numpy()
+        for channel in {a.channel for a in self.actions.catalogue}:
+            if contact_column(channel) not in frame.columns:
+                frame[contact_column(channel)] = np.nan
+        return frame
+
+    def _plan(self, frame: pd.DataFrame) -> ActionPlan:
+        """The action plan for a planning frame (one row per customer)."""
+        assert self.actions is not None
+        rules: dict[str, Rule | None] = self.rules_
+        values = action_values(frame, self.actions, rules, self.uplift_, self.feature_columns_)
+        return plan_actions(values, frame.index, self.actions, context=frame)
 
     def _drivers(self, X: pd.DataFrame) -> np.ndarray:
         """The features that push each customer's churn risk up most, as readable text.

@@ -4,7 +4,7 @@ from cxml.actions.catalogue import NO_ACTION, Action, Catalogue, Effect
 from cxml.actions.plan import PLAN_COLUMNS, ActionPlan, control_group, plan_actions
 from cxml.actions.rules import Rule, RuleError, column_kinds, parse_rule
 from cxml.actions.solver import Solution, SolverError, solve
-from cxml.actions.uplift import UpliftModel, qini, qini_curve
+from cxml.actions.uplift import UpliftModel, qini, qini_curve, unlearned_report
 from cxml.actions.value import ActionValues, action_values, value_at_stake
 
 __all__ = [
@@ -28,5 +28,6 @@ __all__ = [
     "qini",
     "qini_curve",
     "solve",
+    "unlearned_report",
     "value_at_stake",
 ]

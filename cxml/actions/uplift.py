@@ -190,6 +190,23 @@ class UpliftModel(BaseEstimator):
         return out
 
 
+def unlearned_report(actions: list[str], reason: str) -> pd.DataFrame:
+    """The report of actions that could not be learned: they keep their assumed effect."""
+    return pd.DataFrame(
+        {
+            "action": actions,
+            "contacts": 0,
+            "treated": 0,
+            "control": 0,
+            "treated_retention": np.nan,
+            "control_retention": np.nan,
+            "qini": np.nan,
+            "status": f"{ASSUMED}: {reason}",
+            "ate": np.nan,
+        }
+    )
+
+
 def qini_curve(uplift: np.ndarray, treated: np.ndarray, outcome: np.ndarray) -> np.ndarray:
     """Incremental outcomes when targeting the top k contacts by predicted uplift, k = 0..n.
 

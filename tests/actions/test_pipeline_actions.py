@@ -1,0 +1,155 @@
+"""The pipeline with an action catalogue: every constraint holds on the scored plan."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from cxml.actions import PLAN_COLUMNS, Catalogue, RuleError, control_group
+from cxml.datasets import make_synthetic
+from cxml.features import FeatureSpec
+from cxml.pipeline import SCORE_COLUMNS, Pipeline
+
+AS_OF = "2024-01-01"
+CATALOGUE = {
+    "budget": 2500,
+    "currency": "EUR",
+    "control_share": 0.1,
+    "seed": 7,
+    "cooldown_days": {"email": 30},
+    "consent": {"email": "email_consent", "phone": "phone_consent"},
+    "catalogue": [
+        {
+            "name": "discount_email",
+            "channel": "email",
+            "cost": 1.5,
+            "eligible": "clv > 5",
+            "effect": {"learned": "discount_email", "purchase_lift": 0.03},
+        },
+        {
+            "name": "retention_call",
+            "channel": "phone",
+            "cost": 12,
+            "capacity": 60,
+            "eligible": "churn_probability > 0.3 and region != 'south'",
+            "effect": {"learned": "retention_call", "churn_reduction": 0.25},
+        },
+        {
+            "name": "loyalty_points",
+            "channel": "app",
+            "cost": 4,
+            "capacity": 150,
+            "eligible": "n_orders >= 2",
+            "effect": {"churn_reduction": 0.1, "value": 2.0},
+        },
+    ],
+}
+
+
+@pytest.fixture(scope="module")
+def fitted() -> tuple[Pipeline, pd.DataFrame, pd.DataFrame]:
+    tables, _ = make_synthetic(4000, seed=5)
+    pipeline = Pipeline(
+        ["2023-01-01", "2023-04-01"],
+        "90D",
+        holdout="2023-07-01",
+        features=FeatureSpec(time_unit="D", windows=(30, 90, 365)),
+        actions=Catalogue.model_validate(CATALOGUE),
+    ).fit(tables)
+    snapshot = pipeline.snapshot(tables, AS_OF)
+    scores = pipeline.score_snapshot(snapshot)
+    return pipeline, snapshot, scores
+
+
+def test_scores_carry_the_plan_for_every_customer_once(fitted) -> None:
+    _, snapshot, scores = fitted
+    assert list(scores.columns) == [*SCORE_COLUMNS, *PLAN_COLUMNS]
+    assert scores["customer_id"].is_unique
+    assert set(scores["customer_id"]) == set(snapshot.index)
+    assert scores["action"].isin(["no_action", *[a["name"] for a in CATALOGUE["catalogue"]]]).all()
+
+
+def test_budget_capacity_eligibility_consent_and_cooldown_hold(fitted) -> None:
+    _, snapshot, scores = fitted
+    costs = {a["name"]: a["cost"] for a in CATALOGUE["catalogue"]}
+    planned = scores["planned_action"]
+    assert planned.map(costs).fillna(0).sum() <= CATALOGUE["budget"] + 1e-9
+    assert (planned == "retention_call").sum() <= 60
+    assert (planned == "loyalty_points").sum() <= 150
+    rows = snapshot.reset_index()
+    email = planned == "discount_email"
+    assert (scores.loc[email, "clv"] > 5).all()
+    assert rows.loc[email.to_numpy(), "email_consent"].fillna(False).astype(bool).all()
+    since = rows.loc[email.to_numpy(), "days_since_contact_email"]
+    assert not (since < 30).any()
+    call = (planned == "retention_call").to_numpy()
+    assert (rows.loc[call, "region"] != "south").all()
+    assert rows.loc[call, "phone_consent"].fillna(False).astype(bool).all()
+    assert (scores.loc[call, "churn_probability"] > 0.3).all()
+    assert (scores.loc[planned != "no_action", "expected_value"].ge(0)).all()
+
+
+def test_control_group_is_seeded_withheld_and_has_its_probability(fitted) -> None:
+    _, _, scores = fitted
+    drawn = control_group(scores["customer_id"].to_numpy(), 0.1, 7)
+    assert (scores["in_control_group"].to_numpy() == drawn).all()
+    assert 0.07 < drawn.mean() < 0.13
+    withheld = drawn & (scores["planned_action"] != "no_action").to_numpy()
+    assert (scores.loc[withheld, "action"] == "no_action").all()
+    assert (scores.loc[withheld, "expected_value"] == 0).all()
+    assert np.allclose(scores.loc[withheld, "assignment_probability"], 0.1)
+    treated = ~drawn & (scores["planned_action"] != "no_action").to_numpy()
+    assert np.allclose(scores.loc[treated, "assignment_probability"], 0.9)
+    assert scores.loc[withheld, "reason"].str.contains("control group").all()
+
+
+def test_reasons_and_runner_up(fitted) -> None:
+    _, _, scores = fitted
+    acted = scores[scores["action"] != "no_action"]
+    assert len(acted) > 0
+    first = acted.iloc[0]
+    assert first["reason"].startswith(f"churn risk {first['churn_probability']:.2f} x CLV")
+    assert f"-> {first['action']}, " in first["reason"] and "EUR expected" in first["reason"]
+    assert (acted["action_rank_2"] != acted["action"]).all()
+    # The runner-up may be worth more to the customer: the budget went further elsewhere.
+    none = acted["action_rank_2"] == "no_action"
+    assert (acted.loc[none, "action_rank_2_value"] == 0).all()
+
+
+def test_plan_summary_and_learned_effects(fitted) -> None:
+    pipeline, _, scores = fitted
+    plan = scores.attrs["action_plan"]
+    totals = plan.totals
+    assert totals["spend"] <= CATALOGUE["budget"]
+    executed = scores[scores["action"] != "no_action"]
+    assert totals["expected_value"] == pytest.approx(executed["expected_value"].sum())
+    summary = plan.summary.set_index("action")
+    assert summary["customers"].sum() == len(scores)
+    assert (
+        summary.loc["control", "customers"]
+        == (scores["in_control_group"] & (scores["planned_action"] != "no_action")).sum()
+    )
+    assert totals["treat_none_value"] == 0
+    assert "treat everyone eligible" in plan.text("EUR")
+    report = pipeline.uplift_report_.set_index("action")
+    assert set(report.index) == {"discount_email", "retention_call"}
+    assert pipeline.plan_ is not None
+
+
+def test_unknown_column_in_a_rule_names_the_action() -> None:
+    tables, _ = make_synthetic(800, seed=2)
+    actions = [
+        *CATALOGUE["catalogue"][:2],
+        dict(CATALOGUE["catalogue"][2], eligible="n_ordres > 1"),
+    ]
+    bad = dict(CATALOGUE, catalogue=actions)
+    pipeline = Pipeline(
+        ["2023-04-01"],
+        "90D",
+        holdout="2023-07-01",
+        features=FeatureSpec(time_unit="D", windows=(30, 90)),
+        actions=Catalogue.model_validate(bad),
+    )
+    with pytest.raises(RuleError, match=r"loyalty_points.*n_ordres"):
+        pipeline.fit(tables)
