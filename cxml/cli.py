@@ -408,8 +408,10 @@ def report(
     set_: list[str] = SetOption,
     quiet: bool = QuietOption,
 ) -> None:
-    """Write the self-contained HTML report: KPIs, cohorts, NPS and, with --model, the
-    holdout evaluation, feature importance and the value x risk segments."""
+    """Write the self-contained HTML report: KPIs, cohorts, NPS (+ model sections with --model).
+
+    With --model: the holdout evaluation, feature importance and the value x risk segments.
+    """
     from cxml.config import load_tables
     from cxml.report import check_path, write_report
 
