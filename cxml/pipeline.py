@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from sklearn.base import clone
-from sklearn.utils.validation import check_is_fitted
+from sklearn.exceptions import NotFittedError
 
 from cxml.actions import (
     ActionPlan,
@@ -324,7 +324,8 @@ class Pipeline:
         The label window after `as_of` must lie in the data; the BTYD baselines are fitted
         on the snapshot at `as_of`.
         """
-        check_is_fitted(self, "churn_model_")
+        if not hasattr(self, "churn_model_"):
+            raise NotFittedError("this Pipeline is not fitted yet; call fit first")
         frame = build_training_frame(
             tables,
             [as_cutoff(as_of)],

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+from sklearn.exceptions import NotFittedError
 
 from cxml.data import Tables
 from cxml.datasets import load_cdnow
@@ -138,3 +139,16 @@ def test_scores_ignore_events_after_the_as_of_date(fitted: Pipeline, cdnow: Tabl
 def test_training_windows_must_end_before_the_holdout(cdnow: Tables) -> None:
     with pytest.raises(SnapshotError, match=r"1997-08-01.*end after the holdout"):
         Pipeline(["1997-04-01", "1997-08-01"], HORIZON, holdout=HOLDOUT).fit(cdnow)
+
+
+def test_evaluate_at_the_holdout_repeats_the_fit_evaluation(
+    fitted: Pipeline, cdnow: Tables
+) -> None:
+    again = fitted.evaluate(cdnow, HOLDOUT).wide()
+    before = fitted.evaluation_.wide()
+    pd.testing.assert_frame_equal(again, before)
+
+
+def test_evaluate_needs_a_fitted_pipeline(cdnow: Tables) -> None:
+    with pytest.raises(NotFittedError, match="not fitted"):
+        Pipeline(CUTOFFS, HORIZON).evaluate(cdnow, HOLDOUT)

@@ -77,9 +77,12 @@ def control_group(customer_ids: pd.Index | np.ndarray, share: float, seed: int) 
     """True for the customers drawn into the control group: a seeded hash of each id < share."""
     if share <= 0:
         return np.zeros(len(customer_ids), dtype=bool)
-    hashed = pd.util.hash_array(
-        np.asarray(customer_ids).astype(str).astype(object), hash_key=f"cxml{seed:012d}"[:16]
-    )
+    ids = np.asarray(customer_ids)
+    if ids.dtype.kind not in "iu":
+        ids = ids.astype(str).astype(object)
+    # Hash the id, mix in the seed, hash again: integer hashing ignores pandas' hash_key.
+    salt = pd.util.hash_array(np.array([seed], dtype=np.int64))[0]
+    hashed = pd.util.hash_array(pd.util.hash_array(ids) ^ salt)
     return (hashed / np.float64(2**64)) < share
 
 
@@ -103,7 +106,7 @@ def plan_actions(
         budget=budget,
         method=catalogue.method,
     )
-    names = np.array([NO_ACTION, *values.names], dtype=object)
+    names = [NO_ACTION, *values.names]
     chosen = solution.choice
     rows = np.arange(len(chosen))
     planned_value = np.where(chosen >= 0, values.values[rows, np.maximum(chosen, 0)], 0.0)
@@ -113,11 +116,11 @@ def plan_actions(
     share = catalogue.control_share
     assignments = pd.DataFrame(
         {
-            "action": names[np.where(control, -1, chosen) + 1],
+            "action": _labels(np.where(control, -1, chosen), names),
             "expected_value": np.where(control, 0.0, planned_value),
-            "action_rank_2": names[runner + 1],
+            "action_rank_2": _labels(runner, names),
             "action_rank_2_value": runner_value,
-            "planned_action": names[chosen + 1],
+            "planned_action": _labels(chosen, names),
             "in_control_group": drawn,
             "assignment_probability": np.where(
                 chosen < 0, 1.0, np.where(control, share, 1.0 - share)
@@ -130,6 +133,17 @@ def plan_actions(
         _summary(assignments, values, chosen, control),
         _totals(values, solution, chosen, drawn, planned_value, catalogue),
     )
+
+
+def _labels(choice: np.ndarray, names: list[str]) -> pd.Categorical:
+    """Action names (categorical) from action indices, -1 being no_action."""
+    return pd.Categorical.from_codes(choice + 1, categories=names)
+
+
+def _texts(values: np.ndarray, template: str, decimals: int) -> np.ndarray:
+    """`template` formatted per value, each distinct rounded value formatted once."""
+    distinct, inverse = np.unique(np.round(values, decimals), return_inverse=True)
+    return np.array([template.format(v) for v in distinct.tolist()], dtype=object)[inverse]
 
 
 def _runner_up(values: ActionValues, chosen: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -160,39 +174,38 @@ def _reasons(
     if context is not None:
         risk = context["churn_probability"].to_numpy(dtype=float)
         clv = context["clv"].to_numpy(dtype=float)
-        head = np.array(
-            [f"churn risk {r:.2f} x CLV {c:,.0f}{unit}" for r, c in zip(risk, clv, strict=True)],
-            dtype=object,
-        )
+        head = _texts(risk, "churn risk {:.2f}", 2) + _texts(clv, " x CLV {:,.0f}" + unit, 0)
         if "churn_drivers" in context.columns:
             drivers = context["churn_drivers"].fillna("").to_numpy(dtype=object)
             head = np.where(drivers != "", head + "; drivers: " + drivers, head)
     names = np.array(values.names, dtype=object)
-    picked = names[np.maximum(chosen, 0)]
-    gain = np.array([f"{v:+,.0f}{unit}" for v in planned_value.tolist()], dtype=object)
-    decision = np.where(
-        control,
-        " -> control group (plan: " + picked + ", " + gain + " expected, withheld)",
-        " -> " + picked + ", " + gain + " expected",
+    out = head.copy()
+    acted = chosen >= 0
+    for mask, prefix, suffix in (
+        (acted & ~control, " -> ", " expected"),
+        (acted & control, " -> control group (plan: ", " expected, withheld)"),
+    ):
+        picked = names[chosen[mask]]
+        gain = _texts(planned_value[mask], "{:+,.0f}" + unit, 0)
+        out[mask] = head[mask] + prefix + picked + ", " + gain + suffix
+    idle = ~acted
+    allowed = np.where(values.allowed[idle], values.values[idle], -np.inf)
+    best = np.argmax(allowed, axis=1) if allowed.shape[1] else np.zeros(int(idle.sum()), int)
+    best_value = (
+        allowed[np.arange(len(best)), best] if allowed.shape[1] else np.full(len(best), -np.inf)
     )
-    allowed_any = values.allowed.any(axis=1)
-    best = np.argmax(np.where(values.allowed, values.values, -np.inf), axis=1)
-    best_value = values.values[np.arange(n), best]
-    best_text = np.array([f"{v:+,.0f}{unit}" for v in best_value.tolist()], dtype=object)
-    idle = np.where(
-        ~allowed_any,
+    best_text = " (best " + names[best] + " " + _texts(best_value, "{:+,.0f}" + unit, 0) + ")"
+    why = np.where(
+        ~np.isfinite(best_value),
         " -> no_action: no action allowed (eligibility, consent or cool-down)",
         np.where(
             best_value <= 0,
-            " -> no_action: no action pays (best " + names[best] + " " + best_text + ")",
-            " -> no_action: budget or capacity went to higher-value customers (best "
-            + names[best]
-            + " "
-            + best_text
-            + ")",
+            " -> no_action: no action pays" + best_text,
+            " -> no_action: budget or capacity went to higher-value customers" + best_text,
         ),
     )
-    return np.where(chosen >= 0, head + decision, head + idle)
+    out[idle] = head[idle] + why
+    return out
 
 
 def _summary(
