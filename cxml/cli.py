@@ -44,6 +44,35 @@ DEMO_CONFIG = {
     "clv": {"horizon": "6M"},
     "mlflow": {"experiment": "cdnow", "registered_model": "cdnow"},
     "output": {"scores": "output/cdnow/scores.parquet", "report": "output/cdnow/report.html"},
+    "actions": {
+        "budget": 3000,
+        "currency": "USD",
+        "control_share": 0.1,
+        "catalogue": [
+            {
+                "name": "winback_email",
+                "channel": "email",
+                "cost": 0.5,
+                "eligible": "churn_probability > 0.5 and frequency >= 1",
+                "effect": {"purchase_lift": 0.03},
+            },
+            {
+                "name": "discount_coupon",
+                "channel": "email",
+                "cost": 4,
+                "eligible": "clv > 20",
+                "effect": {"churn_reduction": 0.1},
+            },
+            {
+                "name": "retention_call",
+                "channel": "phone",
+                "cost": 10,
+                "capacity": 500,
+                "eligible": "churn_probability > 0.4 and clv > 60",
+                "effect": {"churn_reduction": 0.3},
+            },
+        ],
+    },
 }
 DEMO_AS_OF = "1998-01-01"
 
@@ -296,8 +325,12 @@ def _score_to(project: Any, model_uri: str, as_of: str, output: Path) -> pd.Data
         tables = load_tables(project)
     with _step(f"Scoring every customer at {as_of}"):
         scores = score_with(model, tables, as_of, close=True)
+    plan = scores.attrs.pop("action_plan", None)
     write_table(scores, output)
     _print_scores(scores, output)
+    if plan is not None:
+        currency = project.actions.currency if project.actions else ""
+        console.print(f"Action plan:\n{plan.text(currency)}", highlight=False)
     return scores
 
 

@@ -25,7 +25,7 @@ from cxml.actions import (
 )
 from cxml.actions.catalogue import contact_column
 from cxml.actions.contacts import campaign_history, days_since_contact
-from cxml.actions.rules import Rule
+from cxml.actions.rules import Kind, Rule
 from cxml.config import ProjectConfig, resolve_cutoffs
 from cxml.data import Tables
 from cxml.errors import ModelFitError, ParameterError, SnapshotError
@@ -48,6 +48,15 @@ SCORE_COLUMNS = (
     "value_segment",
     "risk_segment",
     "churn_drivers",
+)
+#: Numeric score columns (eligibility rules may use them).
+NUMERIC_SCORES = (
+    "churn_probability",
+    "p_alive",
+    "expected_purchases",
+    "clv",
+    "clv_lower",
+    "clv_upper",
 )
 #: Segment names, lowest first.
 LEVELS = ("low", "medium", "high")
@@ -264,6 +273,7 @@ class Pipeline:
                 f"cut-offs {[f'{s:%Y-%m-%d}' for s in starts]}: nothing to learn. Check the "
                 "churn definition (horizon, event type) and the cut-offs."
             )
+        self.rules_ = {} if self.actions is None else self.actions.rules(self._rule_kinds(frame))
         self.churn_model_ = churn_template.fit(X, frame["churned"])
         self.recency_model_ = RecencyBaseline().fit(X, frame["churned"])
         self.clv_model_ = clv_template.fit(X, self._future_value(tables, frame))
@@ -285,7 +295,7 @@ class Pipeline:
         calibration = latest[["cutoff", *self.feature_columns_]]
         clv = self.clv_model_.predict(latest[self.feature_columns_])
         self.value_thresholds_ = tuple(float(q) for q in np.quantile(clv, [1 / 3, 2 / 3]))
-        self.uplift_, self.uplift_report_, self.rules_, self.plan_ = None, None, {}, None
+        self.uplift_, self.uplift_report_, self.plan_ = None, None, None
         if self.actions is not None:
             calibration = calibration.join(self._contacts(tables, calibration["cutoff"].iloc[0]))
             self._fit_actions(tables, spec, calibration)
@@ -314,9 +324,16 @@ class Pipeline:
                 )
                 self.uplift_report_ = self.uplift_.report_
         scores = self._scores(snapshot[self.feature_columns_])
-        frame = self._planning_frame(snapshot, scores)
-        self.rules_ = catalogue.rules(column_kinds(frame))
-        self.plan_ = self._plan(frame)
+        self.plan_ = self._plan(self._planning_frame(snapshot, scores))
+
+    def _rule_kinds(self, frame: pd.DataFrame) -> dict[str, Kind]:
+        """The kind of every column an eligibility rule may name (features, scores, contacts)."""
+        assert self.actions is not None
+        kinds = column_kinds(frame[self.feature_columns_])
+        kinds.update(dict.fromkeys(NUMERIC_SCORES, "number"))
+        kinds.update(dict.fromkeys(("value_segment", "risk_segment", "churn_drivers"), "text"))
+        kinds.update({contact_column(a.channel): "number" for a in self.actions.catalogue})
+        return kinds
 
     def evaluate(self, tables: Tables, as_of: Any) -> Evaluation:
         """Every model and baseline on the customers and outcomes of a later cut-off.

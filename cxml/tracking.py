@@ -148,10 +148,37 @@ def _log_importances(pipeline: Pipeline) -> None:
             mlflow.log_text(importances.to_csv(), f"feature_importance/{name}.csv")
 
 
+def _log_actions(pipeline: Pipeline) -> None:
+    """The plan at the latest calibration cut-off and the learned effects' report."""
+    plan = pipeline.plan_
+    if plan is None:
+        return
+    mlflow.log_table(plan.summary, "actions/plan_summary.json")
+    mlflow.log_text(
+        plan.text(pipeline.actions.currency if pipeline.actions else ""), "actions/plan.txt"
+    )
+    numbers = {k: float(v) for k, v in plan.totals.items() if isinstance(v, int | float)}
+    mlflow.log_metrics({f"plan.{k}": v for k, v in numbers.items() if math.isfinite(v)})
+    report = pipeline.uplift_report_
+    if report is not None:
+        mlflow.log_table(report, "actions/uplift_report.json")
+        qini = {f"uplift.{r.action}.qini": r.qini for r in report.itertuples()}
+        mlflow.log_metrics({k: float(v) for k, v in qini.items() if math.isfinite(v)})
+
+
 def _log_report(pipeline: Pipeline, tables: Tables, config: ProjectConfig) -> None:
-    """The HTML report (monthly KPIs, holdout figures, segments at the data end)."""
+    """The HTML report (monthly KPIs, holdout figures, segments at the data end, the plan)."""
     title = f"{config.name}: training report"
-    mlflow.log_text(build_report(tables, pipeline=pipeline, period="M", title=title), "report.html")
+    plan = pipeline.plan_
+    html = build_report(
+        tables,
+        pipeline=pipeline,
+        plan=None if plan is None else plan.summary,
+        budget=None if plan is None else plan.totals["budget"],
+        period="M",
+        title=title,
+    )
+    mlflow.log_text(html, "report.html")
 
 
 def model_input(snapshot: pd.DataFrame) -> pd.DataFrame:
@@ -224,6 +251,7 @@ def train(
         with step("Logging metrics, plots and the model to MLflow"):
             _log_evaluation(pipeline)
             _log_importances(pipeline)
+            _log_actions(pipeline)
             _log_report(pipeline, tables, config)
             info = _log_model(pipeline, pipeline.input_example_, config)
         version_ = str(info.registered_model_version)
