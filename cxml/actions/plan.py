@@ -14,11 +14,14 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from cxml.actions.catalogue import NO_ACTION, Catalogue
 from cxml.actions.solver import Solution, solve
 from cxml.actions.value import ActionValues
 
+NONE_ALLOWED = " -> no_action: no action allowed (eligibility, consent or cool-down)"
 PLAN_COLUMNS = (
     "action",
     "expected_value",
@@ -140,10 +143,15 @@ def _labels(choice: np.ndarray, names: list[str]) -> pd.Categorical:
     return pd.Categorical.from_codes(choice + 1, categories=names)
 
 
-def _texts(values: np.ndarray, template: str, decimals: int) -> np.ndarray:
+def _texts(values: np.ndarray, template: str, decimals: int) -> pa.Array:
     """`template` formatted per value, each distinct rounded value formatted once."""
     distinct, inverse = np.unique(np.round(values, decimals), return_inverse=True)
-    return np.array([template.format(v) for v in distinct.tolist()], dtype=object)[inverse]
+    return pa.array([template.format(v) for v in distinct.tolist()], pa.string()).take(inverse)
+
+
+def _join(*parts: pa.Array | str) -> pa.Array:
+    """Element-wise concatenation of text arrays and constants (Arrow, vectorised)."""
+    return pc.binary_join_element_wise(*parts, "")
 
 
 def _runner_up(values: ActionValues, chosen: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -166,46 +174,82 @@ def _reasons(
     control: np.ndarray,
     context: pd.DataFrame | None,
     catalogue: Catalogue,
-) -> np.ndarray:
-    """One line per customer: risk x value, drivers, and the decision with its value."""
+) -> pd.arrays.ArrowStringArray:
+    """One line per customer: risk x value, drivers, and the decision with its value.
+
+    Built with Arrow kernels: each case's ending on its own rows, then one join per row.
+    """
     unit = f" {catalogue.currency}" if catalogue.currency else ""
     n = len(chosen)
-    head = np.full(n, "", dtype=object)
-    if context is not None:
-        risk = context["churn_probability"].to_numpy(dtype=float)
-        clv = context["clv"].to_numpy(dtype=float)
-        head = _texts(risk, "churn risk {:.2f}", 2) + _texts(clv, " x CLV {:,.0f}" + unit, 0)
-        if "churn_drivers" in context.columns:
-            drivers = context["churn_drivers"].fillna("").to_numpy(dtype=object)
-            head = np.where(drivers != "", head + "; drivers: " + drivers, head)
-    names = np.array(values.names, dtype=object)
-    out = head.copy()
-    acted = chosen >= 0
-    for mask, prefix, suffix in (
-        (acted & ~control, " -> ", " expected"),
-        (acted & control, " -> control group (plan: ", " expected, withheld)"),
-    ):
-        picked = names[chosen[mask]]
-        gain = _texts(planned_value[mask], "{:+,.0f}" + unit, 0)
-        out[mask] = head[mask] + prefix + picked + ", " + gain + suffix
-    idle = ~acted
-    allowed = np.where(values.allowed[idle], values.values[idle], -np.inf)
-    best = np.argmax(allowed, axis=1) if allowed.shape[1] else np.zeros(int(idle.sum()), int)
-    best_value = (
-        allowed[np.arange(len(best)), best] if allowed.shape[1] else np.full(len(best), -np.inf)
-    )
-    best_text = " (best " + names[best] + " " + _texts(best_value, "{:+,.0f}" + unit, 0) + ")"
-    why = np.where(
-        ~np.isfinite(best_value),
-        " -> no_action: no action allowed (eligibility, consent or cool-down)",
-        np.where(
-            best_value <= 0,
-            " -> no_action: no action pays" + best_text,
-            " -> no_action: budget or capacity went to higher-value customers" + best_text,
+    names = pa.array(values.names, pa.string())
+    allowed = np.where(values.allowed, values.values, -np.inf)
+    best = np.argmax(allowed, axis=1) if allowed.shape[1] else np.zeros(n, dtype=int)
+    best_value = allowed[np.arange(n), best] if allowed.shape[1] else np.full(n, -np.inf)
+    cases = [
+        (
+            (chosen >= 0) & ~control,
+            lambda r: (
+                " -> ",
+                names.take(chosen[r]),
+                ", ",
+                _money(planned_value[r], unit),
+                " expected",
+            ),
         ),
+        (
+            (chosen >= 0) & control,
+            lambda r: (
+                " -> control group (plan: ",
+                names.take(chosen[r]),
+                ", ",
+                _money(planned_value[r], unit),
+                " expected, withheld)",
+            ),
+        ),
+        (
+            (chosen < 0) & ~np.isfinite(best_value),
+            lambda r: (pa.array([NONE_ALLOWED] * len(r), pa.string()),),
+        ),
+        (
+            (chosen < 0) & np.isfinite(best_value) & (best_value <= 0),
+            lambda r: (
+                " -> no_action: no action pays (best ",
+                names.take(best[r]),
+                " ",
+                _money(best_value[r], unit),
+                ")",
+            ),
+        ),
+        (
+            (chosen < 0) & (best_value > 0),
+            lambda r: (
+                " -> no_action: budget or capacity went to higher-value customers (best ",
+                names.take(best[r]),
+                " ",
+                _money(best_value[r], unit),
+                ")",
+            ),
+        ),
+    ]
+    rows = [np.flatnonzero(mask) for mask, _ in cases]
+    tails = [_join("", *ending(r)) for r, (_, ending) in zip(rows, cases, strict=True)]
+    order = np.empty(n, dtype=np.int64)
+    order[np.concatenate(rows)] = np.arange(n)
+    tail = pa.concat_arrays(tails).take(order)
+    if context is None:
+        return pd.arrays.ArrowStringArray(tail)
+    risk = _texts(context["churn_probability"].to_numpy(dtype=float), "churn risk {:.2f}", 2)
+    clv = _texts(context["clv"].to_numpy(dtype=float), " x CLV {:,.0f}" + unit, 0)
+    drivers = context.get("churn_drivers", pd.Series("", index=context.index))
+    drivers = pa.array(drivers.fillna("").astype(str).to_numpy(), pa.string())
+    separator = pa.array(["", "; drivers: "], pa.string()).take(
+        pc.greater(pc.binary_length(drivers), 0).cast(pa.int8())
     )
-    out[idle] = head[idle] + why
-    return out
+    return pd.arrays.ArrowStringArray(_join(risk, clv, separator, drivers, tail))
+
+
+def _money(values: np.ndarray, unit: str) -> pa.Array:
+    return _texts(values, "{:+,.0f}" + unit, 0)
 
 
 def _summary(
