@@ -325,12 +325,14 @@ def _score_to(project: Any, model_uri: str, as_of: str, output: Path) -> pd.Data
         tables = load_tables(project)
     with _step(f"Scoring every customer at {as_of}"):
         scores = score_with(model, tables, as_of, close=True)
-    plan = scores.attrs.pop("action_plan", None)
     write_table(scores, output)
     _print_scores(scores, output)
-    if plan is not None:
+    if "action_plan" in scores.attrs:
+        from cxml.actions import ActionPlan
+
         currency = project.actions.currency if project.actions else ""
-        console.print(f"Action plan:\n{plan.text(currency)}", highlight=False)
+        text = ActionPlan.from_scores(scores).text(currency)
+        console.print(f"Action plan:\n{text}", highlight=False)
     return scores
 
 

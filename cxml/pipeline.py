@@ -421,7 +421,7 @@ class Pipeline:
             return scores
         plan = self._plan(self._planning_frame(snapshot, scores))
         scores = pd.concat([scores, plan.assignments], axis=1)
-        scores.attrs["action_plan"] = plan
+        scores.attrs["action_plan"] = plan.to_dict()  # JSON-able: survives concat and Parquet
         return scores
 
     def _scores(self, X: pd.DataFrame) -> pd.DataFrame:

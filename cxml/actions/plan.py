@@ -11,6 +11,7 @@ off-policy evaluation of the plan needs later.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -20,6 +21,7 @@ import pyarrow.compute as pc
 from cxml.actions.catalogue import NO_ACTION, Catalogue
 from cxml.actions.solver import Solution, solve
 from cxml.actions.value import ActionValues
+from cxml.errors import ParameterError
 
 NONE_ALLOWED = " -> no_action: no action allowed (eligibility, consent or cool-down)"
 PLAN_COLUMNS = (
@@ -55,6 +57,22 @@ class ActionPlan:
     assignments: pd.DataFrame
     summary: pd.DataFrame
     totals: dict[str, float | str | None]
+
+    def to_dict(self) -> dict[str, Any]:
+        """Summary and totals as plain JSON-able values (what scores carry in ``attrs``)."""
+        return {"summary": self.summary.to_dict("records"), "totals": dict(self.totals)}
+
+    @classmethod
+    def from_scores(cls, scores: pd.DataFrame) -> ActionPlan:
+        """The plan of a scored frame: its PLAN_COLUMNS and ``attrs["action_plan"]``."""
+        stored = scores.attrs.get("action_plan")
+        if stored is None:
+            raise ParameterError(
+                "these scores carry no action plan: score with an action catalogue configured"
+            )
+        return cls(
+            scores[list(PLAN_COLUMNS)], pd.DataFrame(stored["summary"]), dict(stored["totals"])
+        )
 
     def text(self, currency: str = "") -> str:
         """The summary as a few lines for a terminal."""

@@ -71,7 +71,10 @@ class Solution:
     @property
     def gap(self) -> float:
         """Relative distance to the bound: the plan is at most this far from the optimum."""
-        return 0.0 if self.bound <= 0 else max(self.bound - self.value, 0.0) / self.bound
+        if self.bound <= 0:
+            return 0.0
+        gap = (self.bound - self.value) / self.bound
+        return gap if gap > 1e-12 else 0.0  # below that it is rounding, not a gap
 
 
 def solve(

@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from cxml.actions import PLAN_COLUMNS, Catalogue, RuleError, control_group
+from cxml.actions import PLAN_COLUMNS, ActionPlan, Catalogue, RuleError, control_group
 from cxml.datasets import make_synthetic
 from cxml.features import FeatureSpec
 from cxml.pipeline import SCORE_COLUMNS, Pipeline
@@ -119,7 +119,8 @@ def test_reasons_and_runner_up(fitted) -> None:
 
 def test_plan_summary_and_learned_effects(fitted) -> None:
     pipeline, _, scores = fitted
-    plan = scores.attrs["action_plan"]
+    plan = ActionPlan.from_scores(scores)
+    assert pd.concat([scores.iloc[:10], scores.iloc[10:]]).attrs == scores.attrs
     totals = plan.totals
     assert totals["spend"] <= CATALOGUE["budget"]
     executed = scores[scores["action"] != "no_action"]
