@@ -58,13 +58,17 @@ def load() -> str:
     return ", ".join(f"{x:.1f}" for x in os.getloadavg())
 
 
-def run_stage(module: str, stage: str, *args: str) -> dict[str, Any]:
-    """Run `python -m module --stage stage args...` and parse the JSON line it prints last."""
+def run_stage(module: str, stage: str, *args: str, timeout: float | None = None) -> dict[str, Any]:
+    """Run `python -m module --stage stage args...` and parse the JSON line it prints last.
+
+    Past `timeout` seconds the stage is killed and `subprocess.TimeoutExpired` raised.
+    """
     out = subprocess.run(
         [sys.executable, "-m", module, "--stage", stage, *args],
         capture_output=True,
         text=True,
         check=False,
+        timeout=timeout,
     )
     if out.returncode != 0:
         raise RuntimeError(f"stage {stage} failed:\n{out.stderr[-3000:]}")
