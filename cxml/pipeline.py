@@ -322,7 +322,7 @@ class Pipeline:
         if missing:
             raise SnapshotError(f"snapshot lacks the model's feature columns {missing}")
         X = snapshot[self.feature_columns_]
-        churn = self.churn_model_.predict_proba(X)[:, 1]
+        churn, names, strengths = self.churn_model_.predict_with_drivers(X, N_DRIVERS)
         clv = self.clv_model_.predict(X)
         interval = self.clv_model_.interval(clv)
         scores = pd.DataFrame(
@@ -338,18 +338,18 @@ class Pipeline:
                 "clv_upper": interval[:, 1],
                 "value_segment": _levels(clv, self.value_thresholds_),
                 "risk_segment": _levels(churn, self.risk_thresholds),
-                "churn_drivers": self._drivers(X),
+                "churn_drivers": self._drivers(X, names, strengths),
             }
         )
         return scores
 
-    def _drivers(self, X: pd.DataFrame) -> np.ndarray:
+    def _drivers(self, X: pd.DataFrame, names: pd.DataFrame, strengths: pd.DataFrame) -> np.ndarray:
         """The features that push each customer's churn risk up most, as readable text.
 
         Up to three "feature = value" items, strongest first, from the churn model's path
-        attributions; features that lower the risk are not listed.
+        attributions (`names`, `strengths`: its top drivers); features that lower the risk
+        are not listed.
         """
-        names, strengths = self.churn_model_.top_drivers(X, N_DRIVERS)
         features = names[1].cat.categories
         parts = []
         for rank in names.columns:
