@@ -426,7 +426,7 @@ class Pipeline:
 
     def _scores(self, X: pd.DataFrame) -> pd.DataFrame:
         """The SCORE_COLUMNS for feature rows X."""
-        churn = self.churn_model_.predict_proba(X)[:, 1]
+        churn, names, strengths = self.churn_model_.predict_with_drivers(X, N_DRIVERS)
         clv = self.clv_model_.predict(X)
         interval = self.clv_model_.interval(clv)
         scores = pd.DataFrame(
@@ -442,7 +442,7 @@ class Pipeline:
                 "clv_upper": interval[:, 1],
                 "value_segment": _levels(clv, self.value_thresholds_),
                 "risk_segment": _levels(churn, self.risk_thresholds),
-                "churn_drivers": self._drivers(X),
+                "churn_drivers": self._drivers(X, names, strengths),
             }
         )
         return scores
@@ -465,28 +465,30 @@ class Pipeline:
         values = action_values(frame, self.actions, rules, self.uplift_, self.feature_columns_)
         return plan_actions(values, frame.index, self.actions, context=frame)
 
-    def _drivers(self, X: pd.DataFrame) -> np.ndarray:
+    def _drivers(self, X: pd.DataFrame, names: pd.DataFrame, strengths: pd.DataFrame) -> np.ndarray:
         """The features that push each customer's churn risk up most, as readable text.
 
         Up to three "feature = value" items, strongest first, from the churn model's path
-        attributions; features that lower the risk are not listed.
+        attributions (`names`, `strengths`: its top drivers); features that lower the risk
+        are not listed.
         """
-        names, strengths = self.churn_model_.top_drivers(X, N_DRIVERS)
         features = names[1].cat.categories
-        parts = []
+        text = np.full(len(X), "", dtype=object)
         for rank in names.columns:
-            codes = names[rank].cat.codes.to_numpy()
-            rising = strengths[rank].to_numpy() > 0
-            text = np.full(len(X), "", dtype=object)
-            for code in np.flatnonzero(np.bincount(codes, minlength=len(features))):
-                hit = np.flatnonzero((codes == code) & rising)
-                if len(hit):
-                    feature = features[code]
-                    values = _formatted(X[feature].to_numpy()[hit])
-                    text[hit] = f"{feature.replace('_', ' ')} = " + values
-            parts.append(text)
-        rows = zip(*parts, strict=True)
-        return np.array(["; ".join(filter(None, row)) for row in rows], dtype=object)
+            # Strongest first: a row that rises at this rank rose at every earlier one, so
+            # its text so far is not empty and takes a separator.
+            separator = "" if rank == names.columns[0] else "; "
+            rows = np.flatnonzero(strengths[rank].to_numpy() > 0)
+            codes = names[rank].cat.codes.to_numpy()[rows]
+            order = np.argsort(codes, kind="stable")  # rows grouped by feature, in order
+            counts = np.bincount(codes, minlength=len(features))
+            ends = np.cumsum(counts)
+            for code in np.flatnonzero(counts):
+                hit = rows[order[ends[code] - counts[code] : ends[code]]]
+                feature = features[code]
+                values = _formatted(X[feature].to_numpy()[hit])
+                text[hit] = text[hit] + f"{separator}{feature.replace('_', ' ')} = " + values
+        return text
 
 
 def _levels(values: np.ndarray, thresholds: tuple[float, float]) -> np.ndarray:
@@ -496,6 +498,13 @@ def _levels(values: np.ndarray, thresholds: tuple[float, float]) -> np.ndarray:
 
 def _formatted(values: np.ndarray) -> np.ndarray:
     """Feature values as short text (object array): 3 significant digits, "none" if missing."""
-    if values.dtype.kind == "f":
-        return np.array([f"{v:.3g}" if v == v else "none" for v in values.tolist()], object)
-    return np.array(["none" if pd.isna(v) else str(v) for v in values.tolist()], object)
+    # Each distinct value is formatted once; floats are told apart by their bits (0.0 from
+    # -0.0), and the missing values factorize leaves out (code -1) read "none".
+    floats = values.dtype.kind == "f"
+    codes, distinct = pd.factorize(values.view(f"i{values.itemsize}") if floats else values)
+    if floats:
+        distinct = distinct.view(values.dtype)
+        texts = [f"{v:.3g}" if v == v else "none" for v in distinct.tolist()]
+    else:
+        texts = ["none" if pd.isna(v) else str(v) for v in np.asarray(distinct).tolist()]
+    return np.array([*texts, "none"], dtype=object)[codes]

@@ -12,7 +12,7 @@ from cxml.datasets import load_cdnow
 from cxml.errors import SnapshotError
 from cxml.evaluation import churn_metrics, clv_metrics
 from cxml.features import build_labels
-from cxml.pipeline import LEVELS, SCORE_COLUMNS, Pipeline
+from cxml.pipeline import LEVELS, SCORE_COLUMNS, Pipeline, _formatted
 
 HOLDOUT = "1998-01-01"
 #: Label windows [cut-off, cut-off + 6 months) end 1997-10-01 and 1998-01-01: never past
@@ -124,6 +124,41 @@ def test_scores_one_row_per_customer_and_deterministic(fitted: Pipeline, cdnow: 
     assert scores.loc[high, "churn_drivers"].str.contains(" = ").all()
     again = fitted.score(cdnow, HOLDOUT)
     pd.testing.assert_frame_equal(scores, again)
+
+
+def test_scores_are_the_models_own_predictions_and_their_top_drivers_as_text(
+    fitted: Pipeline, cdnow: Tables
+) -> None:
+    snapshot = fitted.snapshot(cdnow, HOLDOUT)
+    X = snapshot[fitted.feature_columns_]
+    scores = fitted.score_snapshot(snapshot)
+    expected = fitted.churn_model_.predict_proba(X)[:, 1]
+    np.testing.assert_array_equal(scores["churn_probability"].to_numpy(), expected)
+    np.testing.assert_array_equal(scores["clv"].to_numpy(), fitted.clv_model_.predict(X))
+    names, strengths = fitted.churn_model_.top_drivers(X, 3)
+
+    def text(value: object) -> str:
+        if pd.isna(value):
+            return "none"
+        return f"{value:.3g}" if isinstance(value, float) else str(value)
+
+    drivers = [
+        "; ".join(
+            f"{name.replace('_', ' ')} = {text(X.at[row, name])}"
+            for name, strength in zip(names.loc[row], strengths.loc[row], strict=True)
+            if strength > 0
+        )
+        for row in X.index
+    ]
+    assert scores["churn_drivers"].tolist() == drivers
+
+
+def test_formatted_values_have_three_significant_digits_or_read_none() -> None:
+    floats = np.array([1234.5, -0.0, 0.0, np.nan, 1234.5, 0.000123456])
+    assert _formatted(floats).tolist() == ["1.23e+03", "-0", "0", "none", "1.23e+03", "0.000123"]
+    categories = pd.Series(pd.Categorical(["a", None, "b", "a"])).to_numpy()
+    assert _formatted(categories).tolist() == ["a", "none", "b", "a"]
+    assert _formatted(np.array([True, False, True])).tolist() == ["True", "False", "True"]
 
 
 def test_scores_ignore_events_after_the_as_of_date(fitted: Pipeline, cdnow: Tables) -> None:

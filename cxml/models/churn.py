@@ -17,7 +17,7 @@ from sklearn.utils._param_validation import StrOptions
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, column_or_1d
 
-from cxml.models.attribution import top_attributions
+from cxml.models.attribution import scores_and_attributions
 from cxml.models.tabular import (
     LIGHTGBM_CONSTRAINTS,
     early_stopped,
@@ -218,9 +218,19 @@ class ChurnModel(ClassifierMixin, BaseEstimator):
         names (categoricals over the feature names) and their contributions, both with
         columns ``1 .. k``.
         """
+        return self.predict_with_drivers(X, k)[1:]
+
+    def predict_with_drivers(
+        self, X: Any, k: int = 3
+    ) -> tuple[np.ndarray, pd.DataFrame, pd.DataFrame]:
+        """Churn probabilities (``predict_proba(X)[:, 1]``) and :meth:`top_drivers`, from
+        one LightGBM pass: the leaves a row falls in give both its raw score and its path
+        attributions, and the calibrator maps the raw score to the probability."""
         check_is_fitted(self)
         frame, _ = feature_frame(self, X, reset=False, time_column=self.time_column)
-        positions, values = top_attributions(self.booster_, frame, self.best_iteration_, k)
+        raw, positions, values = scores_and_attributions(
+            self.booster_, frame, self.best_iteration_, k, self.n_jobs
+        )
         index = X.index if isinstance(X, pd.DataFrame) else None
         columns = range(1, positions.shape[1] + 1)
         features = pd.Index(frame.columns)
@@ -231,4 +241,26 @@ class ChurnModel(ClassifierMixin, BaseEstimator):
             },
             index=index,
         )
-        return names, pd.DataFrame(values, index=index, columns=columns)
+        drivers = pd.DataFrame(values, index=index, columns=columns)
+        return self._probability(raw), names, drivers
+
+    def _probability(self, raw: np.ndarray) -> np.ndarray:
+        """P(churn) from the booster's raw scores, as :meth:`predict_proba` computes it."""
+        if self.calibrator_ is None:
+            return _sigmoid(raw)
+        # scikit-learn calibrates the raw score when the booster has decision_function
+        # (LightGBM >= 4.7), else the probability; CalibratedClassifierCV.predict_proba
+        # averages its calibrated classifiers, each clipping a hair above 1 back to 1.
+        response = raw if hasattr(self.booster_, "decision_function") else _sigmoid(raw)
+        folds = self.calibrator_.calibrated_classifiers_
+        total = np.zeros(len(raw))
+        for fold in folds:
+            calibrated = fold.calibrators[0].predict(response)
+            calibrated[(calibrated > 1.0) & (calibrated <= 1.0 + 1e-5)] = 1.0
+            total += calibrated
+        return total / len(folds)
+
+
+def _sigmoid(raw: np.ndarray) -> np.ndarray:
+    """LightGBM's binary probability of a raw score."""
+    return 1.0 / (1.0 + np.exp(-raw))

@@ -24,6 +24,7 @@ from cxml.models.tabular import (
     LIGHTGBM_CONSTRAINTS,
     early_stopped,
     feature_frame,
+    lightgbm_matrix,
     validation_mask,
 )
 
@@ -298,9 +299,12 @@ class CLVModel(RegressorMixin, BaseEstimator):
         if self.kind == "btyd":
             clv = self._btyd_outputs(self.btyd_, frame)["btyd_clv"].to_numpy()
             return np.nan_to_num(clv, nan=0.0)
+        # One conversion for both boosters; their Booster.predict is the scikit-learn
+        # models' predict (regressor) and predict_proba[:, 1] (classifier) without it.
+        matrix = lightgbm_matrix(frame)
         if self.classifier_ is None:
-            return self.regressor_.predict(frame)
-        return self.classifier_.predict_proba(frame)[:, 1] * self.regressor_.predict(frame)
+            return self.regressor_.booster_.predict(matrix)
+        return self.classifier_.booster_.predict(matrix) * self.regressor_.booster_.predict(matrix)
 
     def _prepared(self, X: Any) -> pd.DataFrame:
         check_is_fitted(self, "interval_quantile_")

@@ -113,3 +113,23 @@ def test_booster_never_trains_on_the_validation_cutoff():
     trees = model.booster_.booster_.trees_to_dataframe()
     root = trees[(trees["tree_index"] == 0) & (trees["node_depth"] == 1)]
     assert int(root["count"].iloc[0]) == 1000  # rows the first tree was grown on
+
+
+@pytest.mark.parametrize("calibration", ["sigmoid", "isotonic", "none"])
+def test_one_pass_probabilities_are_predict_proba_exactly(calibration):
+    X, y = _frame(3000, 11)
+    X.loc[X.index[::7], "segment"] = None  # missing categories take their own branch
+    X["cutoff"] = np.repeat([1, 2], [2000, 1000])
+    model = ChurnModel(n_estimators=60, calibration=calibration).fit(X, y)
+    X_new, _ = _frame(500, 12)
+    X_new["cutoff"] = 3
+    probability, names, strengths = model.predict_with_drivers(X_new, k=2)
+    expected = model.predict_proba(X_new)[:, 1]
+    if calibration == "none":  # numpy's exp, not LightGBM's: equal to rounding
+        np.testing.assert_allclose(probability, expected, rtol=1e-15, atol=0)
+    else:
+        np.testing.assert_array_equal(probability, expected)
+    top_names, top_strengths = model.top_drivers(X_new, k=2)
+    pd.testing.assert_frame_equal(names, top_names)
+    pd.testing.assert_frame_equal(strengths, top_strengths)
+    assert list(names.columns) == [1, 2] and (names.index == X_new.index).all()

@@ -215,7 +215,7 @@ def test_btyd_kind_predicts_the_latest_cutoffs_btyd_clv(fitted, reference_btyd, 
     assert model.classifier_ is None and model.regressor_ is None
     np.testing.assert_allclose(model.btyd_.params_, reference_btyd.params_, rtol=1e-12)
     expected = reference_btyd.predict_clv(X_new, HORIZON, period="1M").to_numpy()
-    np.testing.assert_allclose(model.predict(X_new), expected, rtol=1e-12)
+    np.testing.assert_array_equal(model.predict(X_new), expected)
 
 
 def test_btyd_kind_predicts_zero_for_customers_without_purchases(fitted, cdnow):
@@ -273,7 +273,7 @@ def test_zero_inflated_hybrid_is_purchase_probability_times_spend_given_purchase
     model = fitted["hybrid"]
     prepared = pd.concat([X_new, btyd_features(reference_btyd, X_new)], axis=1)
     expected = model.classifier_.predict_proba(prepared)[:, 1] * model.regressor_.predict(prepared)
-    np.testing.assert_allclose(model.predict(X_new), expected, rtol=1e-12)
+    np.testing.assert_array_equal(model.predict(X_new), expected)
     assert model.regressor_.objective == "gamma"
     assert list(model.regressor_.feature_name_) == [*X_new.columns, *BTYD_FEATURES]
 
@@ -282,7 +282,7 @@ def test_zero_inflated_gbm_is_purchase_probability_times_spend_given_purchase(fi
     _, _, X_new = cdnow
     model = fitted["gbm"]
     expected = model.classifier_.predict_proba(X_new)[:, 1] * model.regressor_.predict(X_new)
-    np.testing.assert_allclose(model.predict(X_new), expected, rtol=1e-12)
+    np.testing.assert_array_equal(model.predict(X_new), expected)
     assert model.btyd_ is None
 
 
@@ -292,7 +292,7 @@ def test_tweedie_uses_one_regressor_and_no_classifier(fitted, reference_btyd, cd
     assert model.classifier_ is None
     assert model.regressor_.objective == "tweedie"
     prepared = pd.concat([X_new, btyd_features(reference_btyd, X_new)], axis=1)
-    np.testing.assert_allclose(model.predict(X_new), model.regressor_.predict(prepared), rtol=1e-12)
+    np.testing.assert_array_equal(model.predict(X_new), model.regressor_.predict(prepared))
 
 
 def test_gbm_needs_no_btyd_columns(cdnow):
