@@ -267,7 +267,7 @@ BAD_FILES = [
     ),
     (
         "chrun: {horizon: 26W}",
-        "chrun: unknown key (allowed: churn, clv, data, engine, features, mlflow, models, "
+        "chrun: unknown key (allowed: actions, churn, clv, data, engine, features, mlflow, models, "
         "name, output, seed, spark, training)",
     ),
     ("churn: {definition: event}", 'churn.event_type: is required when definition is "event"'),
