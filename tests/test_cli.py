@@ -16,6 +16,7 @@ import sys
 import time
 from pathlib import Path
 
+import mlflow
 import pandas as pd
 import pytest
 from pandas.testing import assert_frame_equal
@@ -62,6 +63,18 @@ def test_demo_trains_tracks_and_scores_every_cdnow_customer(
     scores = pd.read_parquet(scores_path)
     assert len(scores) == CDNOW_CUSTOMERS
     assert scores["customer_id"].is_unique
+    # The action plan: printed, in the scores, within budget, and logged with the run.
+    assert "Action plan:" in out and "of budget 3,000 USD" in out
+    assert "treat everyone eligible" in out
+    costs = {"winback_email": 0.5, "discount_coupon": 4, "retention_call": 10}
+    spend = scores["planned_action"].astype(str).map(costs).fillna(0).sum()
+    assert 0 < spend <= 3000
+    assert scores["reason"].str.startswith("churn risk ").all()
+    run_id = re.search(r"MLflow run ([0-9a-f]{32})", out).group(1)
+    client = mlflow.MlflowClient(f"sqlite:///{tmp_path / 'mlflow.db'}")
+    logged = {a.path for a in client.list_artifacts(run_id, "actions")}
+    assert {"actions/plan_summary.json", "actions/plan.txt"} <= logged
+    assert client.get_run(run_id).data.metrics["plan.spend"] <= 3000
 
 
 def test_demo_config_is_configs_cdnow_yaml() -> None:
