@@ -96,7 +96,7 @@ def constrained(n: int) -> Catalogue:
     actions = [dict(a) for a in CATALOGUE["catalogue"]]
     for action, share in zip(actions, (None, 0.01, 0.03, 0.02, 0.002), strict=True):
         action["capacity"] = None if share is None else int(share * n)
-    return Catalogue.model_validate(dict(CATALOGUE, catalogue=actions, budget=1.5 * n))
+    return Catalogue.model_validate(dict(CATALOGUE, catalogue=actions, budget=0.6 * n))
 
 
 def gap(n: int) -> None:
