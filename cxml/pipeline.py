@@ -161,6 +161,13 @@ class Pipeline:
         self.actions = actions
         self.uplift_model = uplift_model
 
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        """Unpickle, giving pipelines saved before actions existed no action catalogue."""
+        defaults = {"actions": None, "uplift_model": None}
+        if "churn_model_" in state:
+            defaults |= {"uplift_": None, "uplift_report_": None, "rules_": {}, "plan_": None}
+        self.__dict__.update(defaults | state)
+
     @classmethod
     def from_config(cls, config: ProjectConfig, tables: Tables) -> Pipeline:
         """The pipeline a project configuration describes, with cut-offs resolved on `tables`."""

@@ -67,6 +67,11 @@ def score(
         )
     tracking_uri = tracking_uri or mlflow.get_tracking_uri()
     pipeline = pipeline_of(load_model(model_uri, tracking_uri))
+    if getattr(pipeline, "actions", None) is not None:
+        raise ParameterError(
+            f"{model_uri} has an action catalogue: its plan is solved over all customers at "
+            "once, which Spark's per-batch scoring cannot do; score it with engine: duckdb"
+        )
     snapshot = build_snapshot(tables, as_of, pipeline.features, output="lazy")
     inputs = _model_input(snapshot, as_cutoff(as_of), pipeline.feature_columns_)
     # Python workers must run this interpreter to unpickle the model (cxml travels as code).

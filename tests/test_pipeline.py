@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pickle
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -187,3 +189,16 @@ def test_evaluate_at_the_holdout_repeats_the_fit_evaluation(
 def test_evaluate_needs_a_fitted_pipeline(cdnow: Tables) -> None:
     with pytest.raises(NotFittedError, match="not fitted"):
         Pipeline(CUTOFFS, HORIZON).evaluate(cdnow, HOLDOUT)
+
+
+def test_a_pipeline_pickled_before_actions_existed_still_scores(
+    fitted: Pipeline, cdnow: Tables
+) -> None:
+    old = pickle.loads(pickle.dumps(fitted))
+    for name in ("actions", "uplift_model", "uplift_", "uplift_report_", "rules_", "plan_"):
+        old.__dict__.pop(name, None)  # the state of a pipeline saved by an earlier cxml
+    revived = pickle.loads(pickle.dumps(old))
+    assert revived.actions is None
+    pd.testing.assert_frame_equal(
+        revived.score(cdnow, HOLDOUT).head(50), fitted.score(cdnow, HOLDOUT).head(50)
+    )
