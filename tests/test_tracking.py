@@ -31,6 +31,7 @@ from mlflow.entities import RunStatus
 from pandas.testing import assert_frame_equal
 
 import cxml
+from cxml.actions import PLAN_COLUMNS
 from cxml.config import flatten, load_config
 from cxml.datasets import load_cdnow
 from cxml.pipeline import SCORE_COLUMNS
@@ -208,7 +209,8 @@ def test_the_model_has_a_signature_an_input_example_and_pinned_requirements(
     inputs = info.signature.inputs.input_names()
     assert inputs[:2] == ["customer_id", "cutoff"]
     assert {"frequency", "recency", "T", "monetary_value"} <= set(inputs)
-    assert info.signature.outputs.input_names() == list(SCORE_COLUMNS)
+    # configs/cdnow.yaml has an action catalogue: the plan columns follow the scores
+    assert info.signature.outputs.input_names() == [*SCORE_COLUMNS, *PLAN_COLUMNS]
     model = mlflow.models.Model.load(model_dir)
     example = model.load_input_example(model_dir)
     assert list(example.columns) == inputs
@@ -231,7 +233,7 @@ def test_score_writes_one_row_per_customer_of_the_population(scores: dict[str, P
     assert len(frame) == CDNOW_CUSTOMERS
     assert frame["customer_id"].is_unique
     assert set(frame["customer_id"]) == population
-    assert list(frame.columns) == list(SCORE_COLUMNS)
+    assert list(frame.columns) == [*SCORE_COLUMNS, *PLAN_COLUMNS]
     assert frame["churn_probability"].between(0, 1).all()
     assert (frame["clv_lower"] <= frame["clv_upper"]).all()
 
