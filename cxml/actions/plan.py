@@ -200,9 +200,7 @@ def _reasons(
     unit = f" {catalogue.currency}" if catalogue.currency else ""
     n = len(chosen)
     names = pa.array(values.names, pa.string())
-    allowed = np.where(values.allowed, values.values, -np.inf)
-    best = np.argmax(allowed, axis=1) if allowed.shape[1] else np.zeros(n, dtype=int)
-    best_value = allowed[np.arange(n), best] if allowed.shape[1] else np.full(n, -np.inf)
+    best, best_value = values.best
     cases = [
         (
             (chosen >= 0) & ~control,
@@ -305,9 +303,8 @@ def _totals(
     control = drawn & (chosen >= 0)
     executed = (chosen >= 0) & ~control
     spend = float(values.costs[chosen[executed]].sum())
-    allowed_any = values.allowed.any(axis=1)
-    best = np.argmax(np.where(values.allowed, values.values, -np.inf), axis=1)
-    everyone = np.flatnonzero(allowed_any)
+    best, _ = values.best
+    everyone = np.flatnonzero(best >= 0)
     return {
         "budget": catalogue.budget,
         "spend": spend,

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 import pandas as pd
@@ -60,6 +61,17 @@ class ActionValues:
     costs: np.ndarray
     capacities: np.ndarray
     sources: dict[str, str]
+
+    @cached_property
+    def best(self) -> tuple[np.ndarray, np.ndarray]:
+        """Each customer's allowed action of largest value and that value (-1 and -inf where
+        none is allowed), whatever the budget."""
+        allowed = np.where(self.allowed, self.values, -np.inf)
+        if not allowed.shape[1]:
+            return np.full(len(allowed), -1), np.full(len(allowed), -np.inf)
+        best = np.argmax(allowed, axis=1)
+        value = allowed[np.arange(len(allowed)), best]
+        return np.where(np.isfinite(value), best, -1), value
 
     @property
     def candidates(self) -> np.ndarray:
