@@ -264,11 +264,20 @@ def snapshot(
     _check_output(output)
     with _step("Reading and validating the tables"):
         tables = load_tables(project)
-    with _step(f"Building the snapshot at {as_of}"):
-        # The registered model's input: customer_id, cutoff and the feature columns.
-        frame = Pipeline((), features=project.features).snapshot(tables, as_of).reset_index()
-    write_table(frame, output)
-    console.print(f"{len(frame):,} customers x {frame.shape[1] - 2} features -> {output}")
+    if project.engine == "spark" and output.suffix.lower() == ".parquet":
+        from cxml.spark import snapshot_frame, write_parquet
+
+        with _step(f"Building the snapshot at {as_of} on Spark, written by Spark"):
+            write_parquet(snapshot_frame(tables, as_of, project.features), output)
+        written = tables.connection.read.parquet(str(output))
+        shape = (written.count(), len(written.columns))
+    else:
+        with _step(f"Building the snapshot at {as_of}"):
+            # The registered model's input: customer_id, cutoff and the feature columns.
+            frame = Pipeline((), features=project.features).snapshot(tables, as_of)
+        write_table(frame.reset_index(), output)
+        shape = (len(frame), frame.shape[1] + 1)
+    console.print(f"{shape[0]:,} customers x {shape[1] - 2} features -> {output}")
 
 
 @app.command()
@@ -339,18 +348,22 @@ def _score_to(project: Any, model_uri: str, as_of: str, output: Path) -> pd.Data
 def _score_on_spark(project: Any, model_uri: str, as_of: str, output: Path) -> Any:
     """Features on Spark, scores through `mlflow.pyfunc.spark_udf`, Parquet written by Spark."""
     from cxml.config import load_tables
-    from cxml.spark import score as score_on_spark
-    from cxml.spark import write_parquet
+    from cxml.spark import score_with_plan, write_parquet
 
     if output.suffix.lower() != ".parquet":
         raise ParameterError(f"output {str(output)!r}: with engine spark, scores are Parquet")
     with _step("Reading and validating the tables on Spark"):
         tables = load_tables(project)
     with _step(f"Scoring every customer at {as_of} on Spark"):
-        scores = score_on_spark(tables, model_uri, as_of, tracking_uri=project.mlflow.tracking_uri)
-        write_parquet(scores, output)
+        scores, plan = score_with_plan(
+            tables, model_uri, as_of, tracking_uri=project.mlflow.tracking_uri
+        )
+        write_parquet(scores, output, plan)
     summary = scores.sparkSession.read.parquet(str(output))
     _print_scores(summary.select("risk_segment", "churn_probability", "clv"), output)
+    if plan is not None:
+        currency = project.actions.currency if project.actions else ""
+        console.print(f"Action plan:\n{plan.text(currency)}", highlight=False)
     return summary
 
 

@@ -578,12 +578,13 @@ def _connection(config: ProjectConfig) -> Connection | None:
 
 
 def load_training_tables(config: ProjectConfig) -> Tables:
-    """`load_tables` for `cxml train`: on Spark, ``spark.sample`` of the customers, and a
-    `DriverMemoryWarning` when the training frames to collect look too big for memory."""
+    """`load_tables` for `cxml train`: on Spark, ``spark.sample`` of the customers, cached
+    once read, and a `DriverMemoryWarning` when the training frames to collect look too big
+    for memory."""
     tables = load_tables(config)
     if config.engine != "spark":
         return tables
-    tables = tables.sample(config.spark.sample, config.seed)
+    tables = tables.sample(config.spark.sample, config.seed).cache()
     cutoffs, _ = resolve_cutoffs(config, tables.observed_until)
     ids = tables.transactions.select(nw.col("customer_id").n_unique())
     customers = int(engine.collect(ids).iloc[0, 0])

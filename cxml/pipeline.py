@@ -304,7 +304,7 @@ class Pipeline:
         self.value_thresholds_ = tuple(float(q) for q in np.quantile(clv, [1 / 3, 2 / 3]))
         self.uplift_, self.uplift_report_, self.plan_ = None, None, None
         if self.actions is not None:
-            calibration = calibration.join(self._contacts(tables, calibration["cutoff"].iloc[0]))
+            calibration = calibration.join(self.contacts(tables, calibration["cutoff"].iloc[0]))
             self._fit_actions(tables, spec, calibration)
         self.input_example_ = calibration.head(EXAMPLE_ROWS).reset_index()
         return self
@@ -405,10 +405,10 @@ class Pipeline:
         snapshot = build_snapshot(tables, as_of, self._spec())
         snapshot.insert(0, "cutoff", pd.Timestamp(as_cutoff(as_of)))
         if self.actions is not None:
-            snapshot = snapshot.join(self._contacts(tables, as_of))
+            snapshot = snapshot.join(self.contacts(tables, as_of))
         return snapshot
 
-    def _contacts(self, tables: Tables, as_of: Any) -> pd.DataFrame:
+    def contacts(self, tables: Tables, as_of: Any) -> pd.DataFrame:
         """Days since the last contact per channel of the catalogue (NaN: never)."""
         assert self.actions is not None
         channels = list(dict.fromkeys(a.channel for a in self.actions.catalogue))
@@ -418,16 +418,28 @@ class Pipeline:
         """One row per customer first seen before `as_of`: the columns of SCORE_COLUMNS."""
         return self.score_snapshot(self.snapshot(tables, as_of))
 
-    def score_snapshot(self, snapshot: pd.DataFrame) -> pd.DataFrame:
-        """Scores for a snapshot frame indexed by customer_id (the pyfunc model's input)."""
+    def score_snapshot(self, snapshot: pd.DataFrame, *, plan: bool = True) -> pd.DataFrame:
+        """Scores for a snapshot frame indexed by customer_id (the pyfunc model's input).
+
+        With an action catalogue and `plan`, the PLAN_COLUMNS follow, planned over these
+        customers together (``plan=False``: a batch of a larger base, planned elsewhere with
+        `plan_snapshot`).
+        """
         missing = [c for c in self.feature_columns_ if c not in snapshot.columns]
         if missing:
             raise SnapshotError(f"snapshot lacks the model's feature columns {missing}")
         scores = self._scores(snapshot[self.feature_columns_])
-        if self.actions is None:
+        if self.actions is None or not plan:
             return scores
+        return self.with_plan(snapshot, scores)
+
+    def with_plan(self, snapshot: pd.DataFrame, scores: pd.DataFrame) -> pd.DataFrame:
+        """`scores` (in `snapshot`'s row order) followed by the PLAN_COLUMNS of one plan
+        over all of them; ``attrs["action_plan"]`` holds its summary and totals."""
+        if self.actions is None:
+            raise ParameterError("this pipeline has no action catalogue to plan with")
         plan = self._plan(self._planning_frame(snapshot, scores))
-        scores = pd.concat([scores, plan.assignments], axis=1)
+        scores = pd.concat([scores.reset_index(drop=True), plan.assignments], axis=1)
         scores.attrs["action_plan"] = plan.to_dict()  # JSON-able: survives concat and Parquet
         return scores
 

@@ -8,23 +8,27 @@ Needs the ``spark`` extra: ``pip install "cxml[spark]"``.
 
 from __future__ import annotations
 
+import json
 import os
+import shutil
 import sys
 from pathlib import Path
 from typing import Any
 
 import mlflow
 import narwhals as nw
+import pandas as pd
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
+from cxml.actions import PLAN_COLUMNS, ActionPlan
 from cxml.data import Tables
-from cxml.data.engine import engine_of
+from cxml.data.engine import check_collect_size, engine_of
 from cxml.errors import ParameterError
-from cxml.features import build_snapshot
+from cxml.features import FeatureSpec, build_snapshot
 from cxml.features.spec import as_cutoff
-from cxml.pipeline import SCORE_COLUMNS
+from cxml.pipeline import SCORE_COLUMNS, Pipeline
 from cxml.tracking import load_model, pipeline_of
 
 #: Spark types of the score columns after ``customer_id`` (whose type is the tables').
@@ -39,14 +43,33 @@ SCORE_TYPES = {
     "risk_segment": T.StringType(),
     "churn_drivers": T.StringType(),
 }
+#: Spark types of the action plan's columns.
+PLAN_TYPES = {
+    "action": T.StringType(),
+    "expected_value": T.DoubleType(),
+    "action_rank_2": T.StringType(),
+    "action_rank_2_value": T.DoubleType(),
+    "planned_action": T.StringType(),
+    "in_control_group": T.BooleanType(),
+    "assignment_probability": T.DoubleType(),
+    "reason": T.StringType(),
+}
+_SCORED = "__cxml_score_"
+PLAN_FILE = "_action_plan.json"
+PLAN_HINT = (
+    "a plan is solved over all customers on the driver: give it more memory "
+    "(spark.driver.memory, spark.driver.maxResultSize)"
+)
 
 
 def score(
     tables: Tables, model_uri: str, as_of: Any, *, tracking_uri: str | None = None
 ) -> DataFrame:
-    """Scores of every customer first seen before `as_of`, as a lazy Spark DataFrame.
+    """Scores of every customer first seen before `as_of`, as a Spark DataFrame.
 
     Same columns and values as `cxml.tracking.score` on the same data (row order aside).
+    Without an action catalogue the frame is lazy and no customer row passes through the
+    driver; with one, the plan columns follow (see `score_with_plan`).
 
     Parameters
     ----------
@@ -60,6 +83,19 @@ def score(
     tracking_uri
         The MLflow tracking server or store; default MLflow's current one.
     """
+    return score_with_plan(tables, model_uri, as_of, tracking_uri=tracking_uri)[0]
+
+
+def score_with_plan(
+    tables: Tables, model_uri: str, as_of: Any, *, tracking_uri: str | None = None
+) -> tuple[DataFrame, ActionPlan | None]:
+    """`score`, and the action plan when the model has an action catalogue (else None).
+
+    The scores are computed on the executors in batches. A plan is one optimisation over
+    every customer (budget and capacities are shared), so it is solved on the driver: the
+    snapshot and the scores are collected there (a `DriverMemoryWarning` says when they look
+    too big), planned, and the scores with the plan columns go back as a Spark DataFrame.
+    """
     if engine_of(tables.connection) != "spark":
         raise ParameterError(
             "cxml.spark.score needs Tables on a Spark session (pass Spark DataFrames, or "
@@ -67,11 +103,7 @@ def score(
         )
     tracking_uri = tracking_uri or mlflow.get_tracking_uri()
     pipeline = pipeline_of(load_model(model_uri, tracking_uri))
-    if getattr(pipeline, "actions", None) is not None:
-        raise ParameterError(
-            f"{model_uri} has an action catalogue: its plan is solved over all customers at "
-            "once, which Spark's per-batch scoring cannot do; score it with engine: duckdb"
-        )
+    planning = getattr(pipeline, "actions", None) is not None
     snapshot = build_snapshot(tables, as_of, pipeline.features, output="lazy")
     inputs = _model_input(snapshot, as_cutoff(as_of), pipeline.feature_columns_)
     # Python workers must run this interpreter to unpickle the model (cxml travels as code).
@@ -83,10 +115,48 @@ def score(
         ]
     )
     predict = mlflow.pyfunc.spark_udf(
-        inputs.sparkSession, model_uri, result_type=result, env_manager="local"
+        inputs.sparkSession,
+        model_uri,
+        result_type=result,
+        env_manager="local",
+        params={"plan": False} if planning else None,
     )
-    scored = inputs.select(predict(F.struct(*inputs.columns)).alias("scores"))
-    return scored.select("scores.*")
+    scores = F.struct(*inputs.columns)
+    if not planning:
+        return inputs.select(predict(scores).alias("scores")).select("scores.*"), None
+    scored = inputs.select("*", *(predict(scores)[c].alias(_SCORED + c) for c in SCORE_COLUMNS[1:]))
+    return _planned(pipeline, tables, as_of, scored, result)
+
+
+def _planned(
+    pipeline: Pipeline, tables: Tables, as_of: Any, scored: DataFrame, result: T.StructType
+) -> tuple[DataFrame, ActionPlan]:
+    """Scores with the plan columns: the snapshot and its scores (`scored`, the score
+    columns prefixed) collected, planned on the driver, sent back to Spark."""
+    spark = scored.sparkSession
+    scored = scored.localCheckpoint()  # computed once: counted, then collected
+    check_collect_size(scored.count(), len(scored.columns), spark, PLAN_HINT)
+    frame = scored.toPandas().set_index("customer_id").sort_index()
+    score_names = [c for c in frame.columns if c.startswith(_SCORED)]
+    scores = frame[score_names].rename(columns=lambda c: c.removeprefix(_SCORED)).reset_index()
+    snapshot = frame.drop(columns=score_names).join(pipeline.contacts(tables, as_of))
+    planned = pipeline.with_plan(snapshot, scores)
+    plan = ActionPlan.from_scores(planned)
+    schema = T.StructType(
+        [*result.fields, *(T.StructField(c, PLAN_TYPES[c]) for c in PLAN_COLUMNS)]
+    )
+    for column in PLAN_COLUMNS:  # Arrow sends text, not pandas categories
+        if isinstance(planned[column].dtype, pd.CategoricalDtype):
+            planned[column] = planned[column].astype(object)
+    return spark.createDataFrame(planned, schema=schema), plan
+
+
+def snapshot_frame(tables: Tables, as_of: Any, spec: FeatureSpec | None = None) -> DataFrame:
+    """The snapshot at `as_of` as a registered model takes it (``customer_id``, ``cutoff``,
+    the features), a lazy Spark DataFrame: what ``cxml snapshot`` writes."""
+    snapshot = build_snapshot(tables, as_of, spec, output="lazy")
+    features = snapshot.collect_schema().names()[1:]
+    return _model_input(snapshot, as_cutoff(as_of), features)
 
 
 def _model_input(snapshot: nw.LazyFrame, cutoff: Any, features: list[str]) -> DataFrame:
@@ -100,6 +170,28 @@ def _model_input(snapshot: nw.LazyFrame, cutoff: Any, features: list[str]) -> Da
     return frame.to_native()
 
 
-def write_parquet(frame: DataFrame, path: str | Path) -> None:
-    """Write a Spark DataFrame as a Parquet folder at `path`, replacing what is there."""
-    frame.write.mode("overwrite").parquet(str(path))
+def write_parquet(frame: DataFrame, path: str | Path, plan: ActionPlan | None = None) -> None:
+    """Write a Spark DataFrame as a Parquet folder at `path`, replacing what is there.
+
+    A local path is written beside it first and renamed into place, so a failed write
+    leaves no partial folder (a cluster store such as ``s3://`` is written in place, as
+    Spark's committers do). With `plan`, a local folder also gets its summary and totals
+    as ``_action_plan.json`` (names starting with ``_`` are not data to Parquet readers).
+    """
+    target = str(path)
+    if "://" in target:
+        frame.write.mode("overwrite").parquet(target)
+        return
+    final = Path(target)
+    partial = final.with_name(f".{final.name}.{os.getpid()}.partial")
+    try:
+        frame.write.mode("overwrite").parquet(str(partial))
+        if plan is not None:
+            (partial / PLAN_FILE).write_text(json.dumps(plan.to_dict()))
+        if final.is_dir():
+            shutil.rmtree(final)
+        elif final.exists():
+            final.unlink()
+        partial.rename(final)
+    finally:
+        shutil.rmtree(partial, ignore_errors=True)

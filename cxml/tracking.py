@@ -78,8 +78,13 @@ class PipelineModel(mlflow.pyfunc.PythonModel):
         self.pipeline = pipeline
 
     def predict(self, context: Any, model_input: pd.DataFrame, params: Any = None) -> pd.DataFrame:
-        """Scores for snapshot rows; ``customer_id`` is a column of `model_input`."""
-        return self.pipeline.score_snapshot(model_input.set_index("customer_id"))
+        """Scores for snapshot rows; ``customer_id`` is a column of `model_input`.
+
+        ``params={"plan": False}`` leaves out the action plan (for batches of a larger base,
+        planned together afterwards, as `cxml.spark.score` does).
+        """
+        plan = bool((params or {}).get("plan", True))
+        return self.pipeline.score_snapshot(model_input.set_index("customer_id"), plan=plan)
 
 
 def _git_commit() -> str | None:
@@ -194,13 +199,13 @@ def model_input(snapshot: pd.DataFrame) -> pd.DataFrame:
 
 def _signature(example: pd.DataFrame, scores: pd.DataFrame) -> ModelSignature:
     """The inferred signature with every input column optional: a few example rows cannot
-    tell which features may be missing for some customer."""
+    tell which features may be missing for some customer. One parameter, ``plan``."""
     with warnings.catch_warnings():
         # The integer columns are ids, never missing: MLflow's hint does not apply.
         warnings.filterwarnings("ignore", "Hint: Inferred schema contains integer", UserWarning)
-        inferred = infer_signature(example, scores)
+        inferred = infer_signature(example, scores, params={"plan": True})
     inputs = Schema([ColSpec(c.type, c.name, required=False) for c in inferred.inputs.inputs])
-    return ModelSignature(inputs, inferred.outputs)
+    return ModelSignature(inputs, inferred.outputs, inferred.params)
 
 
 def _log_model(pipeline: Pipeline, example: pd.DataFrame, config: ProjectConfig) -> Any:

@@ -175,6 +175,11 @@ def sample_customers(frame: nw.LazyFrame, fraction: float, seed: int) -> nw.Lazy
     return _backend(frame).sample_customers(frame, fraction, seed)
 
 
+def cache(frame: nw.LazyFrame) -> nw.LazyFrame:
+    """The frame kept by the engine once computed, for queries that read it again."""
+    return _backend(frame).cache(frame)
+
+
 def to_lazy(rel: Relation) -> nw.LazyFrame:
     """Wrap a relation as a narwhals LazyFrame."""
     return nw.from_native(rel)
@@ -187,10 +192,16 @@ def collect(frame: nw.LazyFrame | nw.DataFrame) -> pd.DataFrame:
     return _backend(frame).collect(frame)
 
 
-def check_collect_size(rows: int, columns: int, con: Connection) -> None:
-    """Warn (`DriverMemoryWarning`) when a frame of rows x columns numbers, held twice while
-    it is converted, would take more than half of this machine's free memory or exceed the
-    engine's limit on one result (Spark's spark.driver.maxResultSize)."""
+TRAINING_HINT = (
+    "train on a sample of customers (spark.sample in the config, Tables.sample in Python) or "
+    "give the driver more memory (spark.driver.memory, spark.driver.maxResultSize)"
+)
+
+
+def check_collect_size(rows: int, columns: int, con: Connection, hint: str = TRAINING_HINT) -> None:
+    """Warn (`DriverMemoryWarning`, ending with `hint`) when a frame of rows x columns
+    numbers, held twice while it is converted, would take more than half of this machine's
+    free memory or exceed the engine's limit on one result (spark.driver.maxResultSize)."""
     size = rows * columns * 8
     limit = _backend(con).result_limit(con)
     try:
@@ -202,9 +213,7 @@ def check_collect_size(rows: int, columns: int, con: Connection) -> None:
             f"collecting about {rows:,} rows x {columns} columns (~{size / 2**30:.2f} GiB) to "
             f"this machine ({free / 2**30:.1f} GiB free"
             + (f", result limit {limit / 2**30:.1f} GiB" if limit else "")
-            + "); train on a sample of customers (spark.sample in the config, Tables.sample "
-            "in Python) or give the driver more memory (spark.driver.memory, "
-            "spark.driver.maxResultSize)",
+            + f"); {hint}",
             DriverMemoryWarning,
             stacklevel=2,
         )

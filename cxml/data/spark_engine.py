@@ -21,6 +21,7 @@ import narwhals as nw
 import pandas as pd
 import pyarrow as pa
 from py4j.protocol import Py4JError
+from pyspark import StorageLevel
 from pyspark.errors import PySparkException
 from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F
@@ -278,6 +279,11 @@ def sample_customers(frame: nw.LazyFrame, fraction: float, seed: int) -> nw.Lazy
     key = F.xxhash64(F.col("customer_id").cast("string"), F.lit(int(seed)))
     bucket = F.pmod(key, F.lit(1_000_000))
     return nw.from_native(nw.to_native(frame).filter(bucket < round(fraction * 1_000_000)))
+
+
+def cache(frame: nw.LazyFrame) -> nw.LazyFrame:
+    """The frame kept by Spark once computed (memory, spilling to disk), for reuse."""
+    return nw.from_native(nw.to_native(frame).persist(StorageLevel.MEMORY_AND_DISK))
 
 
 def collect(frame: nw.LazyFrame) -> pd.DataFrame:

@@ -182,6 +182,16 @@ class Tables:
                 setattr(sampled, name, engine.sample_customers(frame, fraction, seed))
         return sampled
 
+    def cache(self) -> Tables:
+        """The same tables, kept by the engine once computed: Spark then reads and validates
+        the sources once for the many queries of a training run, not once per query."""
+        cached = copy.copy(self)
+        for name in SCHEMAS:
+            frame = getattr(self, name)
+            if frame is not None:
+                setattr(cached, name, engine.cache(frame))
+        return cached
+
     def to_pandas(self, table: str) -> pd.DataFrame | None:
         """One canonical table as a pandas DataFrame (None when absent)."""
         frame = getattr(self, table)
