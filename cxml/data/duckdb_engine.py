@@ -6,6 +6,7 @@ that bad input can cause is turned into a `DataValidationError` or `SourceError`
 
 from __future__ import annotations
 
+import contextlib
 import glob
 import os
 import re
@@ -76,7 +77,9 @@ def connect(threads: int | None = None) -> Connection:
     """A new in-memory DuckDB connection: UTC session time zone, no progress bar."""
     con = duckdb.connect(":memory:")
     con.execute("SET TimeZone = 'UTC'")
-    con.execute("SET enable_progress_bar = false")
+    with contextlib.suppress(duckdb.InvalidInputException):
+        # Jupyter without ipywidgets: DuckDB refuses the change, and has the bar off there.
+        con.execute("SET enable_progress_bar = false")
     if threads:
         con.execute(f"SET threads = {int(threads)}")
     return con
