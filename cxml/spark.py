@@ -124,7 +124,10 @@ def score_with_plan(
     scores = F.struct(*inputs.columns)
     if not planning:
         return inputs.select(predict(scores).alias("scores")).select("scores.*"), None
-    scored = inputs.select("*", *(predict(scores)[c].alias(_SCORED + c) for c in SCORE_COLUMNS[1:]))
+    # One UDF call per row (a field taken from the call several times could run it again).
+    scored = inputs.select("*", predict(scores).alias(_SCORED)).select(
+        *inputs.columns, *(F.col(f"{_SCORED}.{c}").alias(_SCORED + c) for c in SCORE_COLUMNS[1:])
+    )
     return _planned(pipeline, tables, as_of, scored, result)
 
 
