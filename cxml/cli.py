@@ -191,7 +191,7 @@ def _print_evaluation(evaluation: Any) -> None:
         console.print(table)
 
 
-def _print_scores(scores: Any, path: Path) -> None:
+def _print_scores(scores: Any, path: str | Path) -> None:
     """Customers, mean churn probability and total CLV per risk segment (pandas or Spark
     scores: the segments are aggregated where the scores are)."""
     from cxml.pipeline import LEVELS
@@ -260,7 +260,7 @@ def validate(
 def snapshot(
     config: Path = ConfigArgument,
     as_of: str = typer.Option(..., "--as-of", help="Cut-off date: events before it count."),
-    output: Path = OutputOption,
+    output: str = OutputOption,
     set_: list[str] = SetOption,
     quiet: bool = QuietOption,
 ) -> None:
@@ -268,20 +268,20 @@ def snapshot(
     from cxml.pipeline import Pipeline
 
     project, _ = _config(config, set_, quiet)
-    _check_output(output)
+    _check_output(Path(output))
     tables = _tables(project)
-    if project.engine == "spark" and output.suffix.lower() == ".parquet":
+    if project.engine == "spark" and Path(output).suffix.lower() == ".parquet":
         from cxml.spark import snapshot_frame, write_parquet
 
         with _step(f"Building the snapshot at {as_of} on Spark, written by Spark"):
             write_parquet(snapshot_frame(tables, as_of, project.features), output)
-        written = tables.connection.read.parquet(str(output))
+        written = tables.connection.read.parquet(output)
         shape = (written.count(), len(written.columns))
     else:
         with _step(f"Building the snapshot at {as_of}"):
             # The registered model's input: customer_id, cutoff and the feature columns.
             frame = Pipeline((), features=project.features).snapshot(tables, as_of)
-        write_table(frame.reset_index(), output)
+        write_table(frame.reset_index(), Path(output))
         shape = (len(frame), frame.shape[1] + 1)
     console.print(f"{shape[0]:,} customers x {shape[1] - 2} features -> {output}")
 
@@ -315,7 +315,7 @@ def score(
     config: Path = ConfigArgument,
     model: str = typer.Option(..., "--model", help="models:/name@alias, models:/name/3, runs:/"),
     as_of: str = typer.Option(..., "--as-of", help="Score date: events before it count."),
-    output: Path = OutputOption,
+    output: str = OutputOption,
     set_: list[str] = SetOption,
     quiet: bool = QuietOption,
 ) -> None:
@@ -324,46 +324,49 @@ def score(
     _score_to(project, model, as_of, output)
 
 
-def _score_to(project: Any, model_uri: str, as_of: str, output: Path) -> pd.DataFrame:
+def _score_to(project: Any, model_uri: str, as_of: str, output: str | Path) -> pd.DataFrame:
+    """Score and write; `output` as given (Spark writes cluster paths such as s3://...)."""
     from cxml.tracking import load_model
     from cxml.tracking import score as score_with
 
-    _check_output(output)
+    _check_output(Path(output))
     if project.engine == "spark":
-        return _score_on_spark(project, model_uri, as_of, output)
+        return _score_on_spark(project, model_uri, as_of, str(output))
     with _step(f"Loading {model_uri}"):
         model = load_model(model_uri, project.mlflow.tracking_uri)
     tables = _tables(project)
     with _step(f"Scoring every customer at {as_of}"):
         scores = score_with(model, tables, as_of, close=True)
-    write_table(scores, output)
+    write_table(scores, Path(output))
     _print_scores(scores, output)
     if "action_plan" in scores.attrs:
         from cxml.actions import ActionPlan
 
-        currency = project.actions.currency if project.actions else ""
-        text = ActionPlan.from_scores(scores).text(currency)
-        console.print(f"Action plan:\n{text}", highlight=False)
+        _print_plan(project, ActionPlan.from_scores(scores))
     return scores
 
 
-def _score_on_spark(project: Any, model_uri: str, as_of: str, output: Path) -> Any:
+def _print_plan(project: Any, plan: Any) -> None:
+    currency = project.actions.currency if project.actions else ""
+    console.print(f"Action plan:\n{plan.text(currency)}", highlight=False)
+
+
+def _score_on_spark(project: Any, model_uri: str, as_of: str, output: str) -> Any:
     """Features on Spark, scores through `mlflow.pyfunc.spark_udf`, Parquet written by Spark."""
     from cxml.spark import score_with_plan, write_parquet
 
-    if output.suffix.lower() != ".parquet":
-        raise ParameterError(f"output {str(output)!r}: with engine spark, scores are Parquet")
+    if Path(output).suffix.lower() != ".parquet":
+        raise ParameterError(f"output {output!r}: with engine spark, scores are Parquet")
     tables = _tables(project)
     with _step(f"Scoring every customer at {as_of} on Spark"):
         scores, plan = score_with_plan(
             tables, model_uri, as_of, tracking_uri=project.mlflow.tracking_uri
         )
         write_parquet(scores, output, plan)
-    summary = scores.sparkSession.read.parquet(str(output))
+    summary = scores.sparkSession.read.parquet(output)
     _print_scores(summary.select("risk_segment", "churn_probability", "clv"), output)
     if plan is not None:
-        currency = project.actions.currency if project.actions else ""
-        console.print(f"Action plan:\n{plan.text(currency)}", highlight=False)
+        _print_plan(project, plan)
     return summary
 
 

@@ -422,8 +422,8 @@ class Pipeline:
         """Scores for a snapshot frame indexed by customer_id (the pyfunc model's input).
 
         With an action catalogue and `plan`, the PLAN_COLUMNS follow, planned over these
-        customers together (``plan=False``: a batch of a larger base, planned elsewhere with
-        `plan_snapshot`).
+        customers together (``plan=False``: a batch of a larger base, planned afterwards
+        with `with_plan`).
         """
         missing = [c for c in self.feature_columns_ if c not in snapshot.columns]
         if missing:
@@ -438,6 +438,8 @@ class Pipeline:
         over all of them; ``attrs["action_plan"]`` holds its summary and totals."""
         if self.actions is None:
             raise ParameterError("this pipeline has no action catalogue to plan with")
+        if not np.array_equal(scores["customer_id"].to_numpy(), snapshot.index.to_numpy()):
+            raise ParameterError("scores must list the snapshot's customers in its row order")
         plan = self._plan(self._planning_frame(snapshot, scores))
         scores = pd.concat([scores.reset_index(drop=True), plan.assignments], axis=1)
         scores.attrs["action_plan"] = plan.to_dict()  # JSON-able: survives concat and Parquet

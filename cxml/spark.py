@@ -2,7 +2,9 @@
 
 `score` builds the snapshot lazily on Spark-backed `Tables` (the same narwhals feature code
 as on DuckDB) and applies the registered pipeline model with `mlflow.pyfunc.spark_udf`, so
-only the model travels to the executors and no customer row passes through the driver.
+only the model travels to the executors and no customer row passes through the driver,
+except for a model with an action catalogue: its plan shares one budget between all
+customers and is solved on the driver (`score_with_plan`).
 Needs the ``spark`` extra: ``pip install "cxml[spark]"``.
 """
 
@@ -18,13 +20,15 @@ from typing import Any
 import mlflow
 import narwhals as nw
 import pandas as pd
-from pyspark.sql import DataFrame
+from pyspark import StorageLevel
+from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
 from cxml.actions import PLAN_COLUMNS, ActionPlan
 from cxml.data import Tables
-from cxml.data.engine import check_collect_size, engine_of
+from cxml.data.engine import check_collect_size, engine_of, summary
+from cxml.data.spark_engine import ERRORS as ENGINE_ERRORS
 from cxml.errors import ParameterError
 from cxml.features import FeatureSpec, build_snapshot
 from cxml.features.spec import as_cutoff
@@ -102,8 +106,15 @@ def score_with_plan(
             "connection=spark); use cxml.tracking.score for other engines"
         )
     tracking_uri = tracking_uri or mlflow.get_tracking_uri()
-    pipeline = pipeline_of(load_model(model_uri, tracking_uri))
+    model = load_model(model_uri, tracking_uri)
+    pipeline = pipeline_of(model)
     planning = getattr(pipeline, "actions", None) is not None
+    params = model.metadata.get_params_schema()
+    if planning and (params is None or "plan" not in {p.name for p in params.params}):
+        raise ParameterError(
+            f"{model_uri} was logged by an older cxml whose model cannot leave its action "
+            "plan out of Spark's batches; train it again, or score it with engine: duckdb"
+        )
     snapshot = build_snapshot(tables, as_of, pipeline.features, output="lazy")
     inputs = _model_input(snapshot, as_cutoff(as_of), pipeline.feature_columns_)
     # Python workers must run this interpreter to unpickle the model (cxml travels as code).
@@ -137,9 +148,13 @@ def _planned(
     """Scores with the plan columns: the snapshot and its scores (`scored`, the score
     columns prefixed) collected, planned on the driver, sent back to Spark."""
     spark = scored.sparkSession
-    scored = scored.localCheckpoint()  # computed once: counted, then collected
-    check_collect_size(scored.count(), len(scored.columns), spark, PLAN_HINT)
-    frame = scored.toPandas().set_index("customer_id").sort_index()
+    scored = scored.persist(StorageLevel.MEMORY_AND_DISK)  # computed once: counted, collected
+    try:
+        # About four copies on the driver: Arrow, pandas, the planning frame, the result.
+        check_collect_size(scored.count(), 2 * len(scored.columns), spark, PLAN_HINT)
+        frame = scored.toPandas().set_index("customer_id").sort_index()
+    finally:
+        scored.unpersist()
     score_names = [c for c in frame.columns if c.startswith(_SCORED)]
     scores = frame[score_names].rename(columns=lambda c: c.removeprefix(_SCORED)).reset_index()
     snapshot = frame.drop(columns=score_names).join(pipeline.contacts(tables, as_of))
@@ -176,25 +191,62 @@ def _model_input(snapshot: nw.LazyFrame, cutoff: Any, features: list[str]) -> Da
 def write_parquet(frame: DataFrame, path: str | Path, plan: ActionPlan | None = None) -> None:
     """Write a Spark DataFrame as a Parquet folder at `path`, replacing what is there.
 
-    A local path is written beside it first and renamed into place, so a failed write
-    leaves no partial folder (a cluster store such as ``s3://`` is written in place, as
-    Spark's committers do). With `plan`, a local folder also gets its summary and totals
-    as ``_action_plan.json`` (names starting with ``_`` are not data to Parquet readers).
+    On this machine's file system (a ``file:`` path, or a bare path when Spark's default
+    file system is local) the folder is written beside the target and renamed into place,
+    so a failed write leaves neither a partial folder nor a lost previous one; with `plan`
+    it also gets the plan's summary and totals as ``_action_plan.json`` (Parquet readers
+    skip names starting with ``_``). Elsewhere (HDFS, object stores, Spark Connect) Spark's
+    committers write in place.
+
+    Raises
+    ------
+    ParameterError
+        The output cannot be written (the message gives the engine's reason).
     """
     target = str(path)
-    if "://" in target:
-        frame.write.mode("overwrite").parquet(target)
-        return
-    final = Path(target)
-    partial = final.with_name(f".{final.name}.{os.getpid()}.partial")
+    final = _local_folder(frame.sparkSession, target)
+    pid = os.getpid()
+    partial = None if final is None else final.with_name(f".{final.name}.{pid}.partial")
     try:
-        frame.write.mode("overwrite").parquet(str(partial))
+        frame.write.mode("overwrite").parquet(target if partial is None else str(partial))
+        if final is None or partial is None:
+            return
         if plan is not None:
             (partial / PLAN_FILE).write_text(json.dumps(plan.to_dict()))
-        if final.is_dir():
-            shutil.rmtree(final)
-        elif final.exists():
-            final.unlink()
-        partial.rename(final)
+        _replace(partial, final)
+    except (*ENGINE_ERRORS, OSError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else summary(exc)
+        raise ParameterError(f"output {target!r} cannot be written: {reason}") from None
     finally:
-        shutil.rmtree(partial, ignore_errors=True)
+        if partial is not None:
+            shutil.rmtree(partial, ignore_errors=True)
+
+
+def _local_folder(spark: SparkSession, target: str) -> Path | None:
+    """`target` as the absolute local path Spark writes, or None when Spark writes it to
+    another file system (HDFS, an object store) or runs remotely (Spark Connect)."""
+    jvm, context = getattr(spark, "_jvm", None), getattr(spark, "_jsc", None)
+    if jvm is None or context is None:
+        return None
+    hadoop_path = jvm.org.apache.hadoop.fs.Path(target)
+    system = hadoop_path.getFileSystem(context.hadoopConfiguration())
+    if system.getScheme() != "file":
+        return None
+    return Path(str(system.makeQualified(hadoop_path).toUri().getPath()))
+
+
+def _replace(partial: Path, final: Path) -> None:
+    """Move `partial` to `final`; what was at `final` is kept until the move has worked."""
+    old = final.with_name(f".{final.name}.{os.getpid()}.old")
+    if final.exists():
+        final.rename(old)
+    try:
+        partial.rename(final)
+    except OSError:
+        if old.exists():
+            old.rename(final)
+        raise
+    if old.is_dir():
+        shutil.rmtree(old)
+    elif old.exists():
+        old.unlink()

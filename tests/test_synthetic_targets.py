@@ -100,7 +100,7 @@ def _aucs(simulated: Simulated) -> dict[str, float]:
     - the full oracle knows each customer's latent state, purchase rate and hazard;
     - the state oracle knows the true dropout state and sees the history (the issue's
       "oracle that knows each customer's true dropout state");
-    - the history oracle sees only the history: the best any model can do.
+    - the history oracle sees only the history: an estimate of the best any model can do.
     """
     pipeline, tables, truth, labels = simulated
     churned = labels["churned"]

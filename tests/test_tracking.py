@@ -221,6 +221,25 @@ def test_the_model_has_a_signature_an_input_example_and_pinned_requirements(
     assert (model_dir / "code" / "cxml" / "pipeline.py").is_file()  # cxml travels as code
 
 
+def test_the_plan_parameter_leaves_the_plan_out_for_batches_planned_elsewhere(
+    store: Store, model_dir: Path
+) -> None:
+    """What Spark's executors call: the scores alone, identical to the planned scores'."""
+    mlflow.set_tracking_uri(store.uri)
+    info = mlflow.models.get_model_info("models:/cdnow/1")
+    assert [(p.name, p.dtype.name, p.default) for p in info.signature.params.params] == [
+        ("plan", "boolean", True)
+    ]
+    example = mlflow.models.Model.load(model_dir).load_input_example(model_dir)
+    model = mlflow.pyfunc.load_model("models:/cdnow/1")
+    planned = model.predict(example)
+    unplanned = model.predict(example, params={"plan": False})
+    assert list(planned.columns) == [*SCORE_COLUMNS, *PLAN_COLUMNS]
+    assert list(unplanned.columns) == list(SCORE_COLUMNS)
+    assert "action_plan" not in unplanned.attrs
+    assert_frame_equal(unplanned, planned[list(SCORE_COLUMNS)])
+
+
 # --------------------------------------------------------------------------- scoring
 
 

@@ -47,7 +47,7 @@ SESSION_DEFAULTS = {
     "spark.ui.showConsoleProgress": "false",
 }
 _HASH = "__cxml_row_hash"
-_ERRORS = (PySparkException, Py4JError)
+ERRORS = (PySparkException, Py4JError)
 _SPARK_TYPES = {
     "id": "string",
     "float": "double",
@@ -86,7 +86,7 @@ def reading(table: str) -> Iterator[None]:
     """Report a Spark failure while reading `table` as a `DataValidationError`."""
     try:
         yield
-    except _ERRORS as exc:
+    except ERRORS as exc:
         raise DataValidationError(
             table,
             None,
@@ -111,7 +111,7 @@ def read_source(
     try:
         if isinstance(source, pd.DataFrame | pa.Table):
             return spark.createDataFrame(source)
-    except _ERRORS as exc:
+    except ERRORS as exc:
         raise DataValidationError(
             table, None, "the DataFrame cannot be read", f"the engine reported: {summary(exc)}"
         ) from None
@@ -149,7 +149,7 @@ def _read_named(name: str, table: str, spark: SparkSession) -> DataFrame:
         if source_format(name.rstrip("/")) == "csv":
             return spark.read.csv(name, header=True, inferSchema=True)
         return spark.read.option("mergeSchema", "true").parquet(name)
-    except _ERRORS as exc:
+    except ERRORS as exc:
         raise SourceError(
             f"table '{table}': cannot read '{name}': {summary(exc)}; check that it is a valid, "
             "complete CSV or Parquet file (a folder is read as Parquet)"

@@ -401,3 +401,25 @@ def test_cxml_snapshot_with_engine_spark_writes_what_duckdb_writes(
     assert (folder / "snapshot_spark.parquet").is_dir()  # a folder of part files: Spark wrote it
     assert not list(folder.glob(".snapshot_spark.parquet*"))  # no partial folder left behind
     _assert_same(written["duckdb"], written["spark"])
+
+
+def test_write_parquet_replaces_a_folder_whole_or_leaves_it_untouched(
+    spark: Any, tmp_path: Path
+) -> None:
+    from cxml.errors import ParameterError
+    from cxml.spark import write_parquet
+
+    target = tmp_path / "scores.parquet"
+    target.mkdir()
+    (target / "old.parquet").write_bytes(b"previous output")
+    frame = spark.createDataFrame(pd.DataFrame({"customer_id": [1, 2, 3]}))
+    write_parquet(frame, target)
+    assert not (target / "old.parquet").exists()
+    assert sorted(pd.read_parquet(target)["customer_id"]) == [1, 2, 3]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["scores.parquet"]  # nothing beside
+
+    blocked = tmp_path / "a_file"
+    blocked.write_text("not a folder")
+    with pytest.raises(ParameterError, match="cannot be written"):
+        write_parquet(frame, blocked / "scores.parquet")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a_file", "scores.parquet"]
