@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import copy
 import datetime as dt
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import narwhals as nw
@@ -175,22 +175,21 @@ class Tables:
             raise ParameterError(f"sample fraction must lie in (0, 1], got {fraction!r}")
         if fraction == 1:
             return self
-        sampled = copy.copy(self)
-        for name in SCHEMAS:
-            frame = getattr(self, name)
-            if frame is not None:
-                setattr(sampled, name, engine.sample_customers(frame, fraction, seed))
-        return sampled
+        return self._each(lambda frame: engine.sample_customers(frame, fraction, seed))
 
     def cache(self) -> Tables:
         """The same tables, kept by the engine once computed: Spark then reads and validates
         the sources once for the many queries of a training run, not once per query."""
-        cached = copy.copy(self)
+        return self._each(engine.cache)
+
+    def _each(self, change: Callable[[nw.LazyFrame], nw.LazyFrame]) -> Tables:
+        """A copy with `change` applied to every table present."""
+        changed = copy.copy(self)
         for name in SCHEMAS:
             frame = getattr(self, name)
             if frame is not None:
-                setattr(cached, name, engine.cache(frame))
-        return cached
+                setattr(changed, name, change(frame))
+        return changed
 
     def to_pandas(self, table: str) -> pd.DataFrame | None:
         """One canonical table as a pandas DataFrame (None when absent)."""
