@@ -120,10 +120,7 @@ def fingerprint(frame: nw.LazyFrame) -> tuple[int, str]:
 
 
 def _log_inputs(tables: Tables, config: ProjectConfig) -> None:
-    for name in ("transactions", "interactions", "customers"):
-        frame = getattr(tables, name)
-        if frame is None:
-            continue
+    for name, frame in tables.frames().items():
         rows, digest = fingerprint(frame)
         source = getattr(config.data, name) or f"dataset:{config.data.dataset.name}"
         dataset = MetaDataset(CodeDatasetSource({"source": str(source)}), name=name, digest=digest)
@@ -251,14 +248,17 @@ def train(
         with step("Reading and validating the tables"):
             tables = load_training_tables(config)
             _log_inputs(tables, config)
-        with step("Building snapshots, training and evaluating"):
-            pipeline = Pipeline.from_config(config, tables).fit(tables)
-        with step("Logging metrics, plots and the model to MLflow"):
-            _log_evaluation(pipeline)
-            _log_importances(pipeline)
-            _log_actions(pipeline)
-            _log_report(pipeline, tables, config)
-            info = _log_model(pipeline, pipeline.input_example_, config)
+        try:
+            with step("Building snapshots, training and evaluating"):
+                pipeline = Pipeline.from_config(config, tables).fit(tables)
+            with step("Logging metrics, plots and the model to MLflow"):
+                _log_evaluation(pipeline)
+                _log_importances(pipeline)
+                _log_actions(pipeline)
+                _log_report(pipeline, tables, config)
+                info = _log_model(pipeline, pipeline.input_example_, config)
+        finally:
+            tables.close()
         version_ = str(info.registered_model_version)
         MlflowClient().set_registered_model_alias(
             config.mlflow.registered_model, config.mlflow.alias, version_

@@ -316,6 +316,10 @@ def cache(frame: nw.LazyFrame) -> nw.LazyFrame:
     return frame
 
 
+def release(frame: nw.LazyFrame) -> None:
+    """Nothing: `cache` keeps nothing."""
+
+
 def to_lazy(rel: Relation) -> nw.LazyFrame:
     """Wrap a relation as a narwhals LazyFrame."""
     return nw.from_native(rel)

@@ -180,6 +180,11 @@ def cache(frame: nw.LazyFrame) -> nw.LazyFrame:
     return _backend(frame).cache(frame)
 
 
+def release(frame: nw.LazyFrame) -> None:
+    """Drop what the engine keeps of a cached frame (nothing to do on DuckDB)."""
+    _backend(frame).release(frame)
+
+
 def to_lazy(rel: Relation) -> nw.LazyFrame:
     """Wrap a relation as a narwhals LazyFrame."""
     return nw.from_native(rel)

@@ -286,6 +286,11 @@ def cache(frame: nw.LazyFrame) -> nw.LazyFrame:
     return nw.from_native(nw.to_native(frame).persist(StorageLevel.MEMORY_AND_DISK))
 
 
+def release(frame: nw.LazyFrame) -> None:
+    """Free the memory and disk Spark holds for a cached frame (harmless if not cached)."""
+    nw.to_native(frame).unpersist()
+
+
 def collect(frame: nw.LazyFrame) -> pd.DataFrame:
     """Execute on Spark and bring the result to the driver as pandas (through Arrow)."""
     return frame.collect("pandas").to_native()

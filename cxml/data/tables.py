@@ -160,9 +160,11 @@ class Tables:
         return nw.to_native(frame), stats.get("last")
 
     def close(self) -> None:
-        """Close the DuckDB connection and give back its memory; the tables are unusable
-        afterwards (do this once the frames you need are built). A Spark session is left
-        open: it belongs to its creator."""
+        """Give back the engine's memory: a DuckDB connection is closed (the tables are
+        unusable afterwards: do this once the frames you need are built); on Spark, what
+        `cache` kept is released and the session is left open (it belongs to its creator)."""
+        for frame in self.frames().values():
+            engine.release(frame)
         engine.close(self.connection)
 
     def sample(self, fraction: float, seed: int = 0) -> Tables:
@@ -185,11 +187,13 @@ class Tables:
     def _each(self, change: Callable[[nw.LazyFrame], nw.LazyFrame]) -> Tables:
         """A copy with `change` applied to every table present."""
         changed = copy.copy(self)
-        for name in SCHEMAS:
-            frame = getattr(self, name)
-            if frame is not None:
-                setattr(changed, name, change(frame))
+        for name, frame in self.frames().items():
+            setattr(changed, name, change(frame))
         return changed
+
+    def frames(self) -> dict[str, nw.LazyFrame]:
+        """The tables present, by name, in contract order."""
+        return {n: getattr(self, n) for n in SCHEMAS if getattr(self, n) is not None}
 
     def to_pandas(self, table: str) -> pd.DataFrame | None:
         """One canonical table as a pandas DataFrame (None when absent)."""
@@ -197,7 +201,7 @@ class Tables:
         return None if frame is None else engine.collect(frame)
 
     def __repr__(self) -> str:
-        present = [n for n in SCHEMAS if getattr(self, n) is not None]
+        present = list(self.frames())
         return f"Tables({', '.join(present)}; observed until {self.observed_until:%Y-%m-%d})"
 
 

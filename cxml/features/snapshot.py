@@ -47,11 +47,7 @@ def _aggregate(metric: Metric, ctx: Context) -> nw.Expr:
 
 def available_columns(tables: Tables) -> dict[str, list[str]]:
     """Table name -> its columns, for the tables present."""
-    return {
-        name: frame.collect_schema().names()
-        for name in ("transactions", "interactions", "customers")
-        if (frame := getattr(tables, name)) is not None
-    }
+    return {name: frame.collect_schema().names() for name, frame in tables.frames().items()}
 
 
 def _attribute_columns(tables: Tables, spec: FeatureSpec) -> list[str]:

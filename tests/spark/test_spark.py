@@ -255,7 +255,7 @@ def test_cxml_score_with_engine_spark_writes_parquet_from_a_config(
     _assert_same_scores(pd.read_parquet(output), project["local"])
 
 
-def test_training_on_spark_samples_customers_and_keeps_their_history(
+def test_training_on_spark_samples_customers_keeps_their_history_and_caches_until_close(
     project: dict[str, Any], spark: Any
 ) -> None:
     from cxml.config import load_training_tables
@@ -271,6 +271,11 @@ def test_training_on_spark_samples_customers_and_keeps_their_history(
     assert 0.2 < share < 0.3
     kept = everyone[everyone["customer_id"].isin(sampled["customer_id"])]
     assert len(kept) == len(sampled)
+    cached = [frame.to_native() for frame in tables.frames().values()]
+    assert len(cached) == 3 and all(frame.is_cached for frame in cached)
+    tables.close()  # releases what the training run kept; the session stays up
+    assert not any(frame.is_cached for frame in cached)
+    assert not spark.sparkContext._jsc.sc().isStopped()
 
 
 CATALOGUE = {
