@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import time
 import traceback
 from collections.abc import Callable, Iterator
@@ -20,6 +21,7 @@ import narwhals as nw
 import pandas as pd
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
@@ -31,7 +33,7 @@ app = typer.Typer(
     no_args_is_help=True,
     help="Churn, customer lifetime value and next-best action.",
 )
-console = Console()
+console = Console(markup=False)  # results print paths and data verbatim
 errors = Console(stderr=True)
 OUTPUT_SUFFIXES = (".parquet", ".csv")
 #: The README's demo: the CDNOW backtest of configs/cdnow.yaml, in the working directory.
@@ -83,6 +85,24 @@ SetOption = typer.Option(
     [], "--set", help="Override a setting: key.path=value (YAML value). Repeatable."
 )
 QuietOption = typer.Option(False, "--quiet", help="No progress, only results.")
+ISO_DAY = re.compile(r"\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}(:\d{2})?)?")
+
+
+def _iso_day(value: str | None) -> str | None:
+    """An --as-of value, checked: ISO ``YYYY-MM-DD`` (optionally with ``THH:MM[:SS]``) of
+    a real day, so that 01/12/2023 is refused rather than guessed."""
+    if value is None:
+        return None
+    text = value.strip()
+    try:
+        valid = bool(ISO_DAY.fullmatch(text)) and pd.Timestamp(text) is not pd.NaT
+    except ValueError:
+        valid = False
+    if not valid:
+        raise typer.BadParameter(f"expected a date like 1998-01-01, got {value!r}")
+    return text
+
+
 OutputOption = typer.Option(..., "--output", help="Parquet or CSV file to write.")
 
 
@@ -94,7 +114,7 @@ def _exits_cleanly(command: Callable[..., Any]) -> Callable[..., Any]:
         try:
             return command(*args, **kwargs)
         except CxmlError as exc:
-            errors.print(f"[bold red]error:[/] {exc}", highlight=False, markup=True)
+            errors.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False)
             raise typer.Exit(2) from None
         except (typer.Exit, typer.Abort):
             raise
@@ -103,7 +123,7 @@ def _exits_cleanly(command: Callable[..., Any]) -> Callable[..., Any]:
                 errors.print(traceback.format_exc(), highlight=False, markup=False)
             else:
                 errors.print(
-                    f"[bold red]unexpected error:[/] {type(exc).__name__}: {exc}\n"
+                    f"[bold red]unexpected error:[/] {type(exc).__name__}: {escape(str(exc))}\n"
                     "Run with --debug for the traceback.",
                     highlight=False,
                 )
@@ -247,7 +267,7 @@ def validate(
     tables = _tables(project)
     cutoffs, holdout = resolve_cutoffs(project, tables.observed_until)
     for warning in tables.warnings:
-        errors.print(f"[yellow]warning:[/] {warning}", highlight=False)
+        errors.print(f"[yellow]warning:[/] {escape(str(warning))}", highlight=False)
     console.print(
         f"{config}: valid. Data until {tables.observed_until:%Y-%m-%d} (exclusive); training "
         f"cut-offs {', '.join(f'{c:%Y-%m-%d}' for c in cutoffs)}; holdout {holdout:%Y-%m-%d}.",
@@ -259,7 +279,9 @@ def validate(
 @_exits_cleanly
 def snapshot(
     config: Path = ConfigArgument,
-    as_of: str = typer.Option(..., "--as-of", help="Cut-off date: events before it count."),
+    as_of: str = typer.Option(
+        ..., "--as-of", help="Cut-off date: events before it count.", callback=_iso_day
+    ),
     output: str = OutputOption,
     set_: list[str] = SetOption,
     quiet: bool = QuietOption,
@@ -314,7 +336,9 @@ def _train_and_report(project: Any, text: str | None) -> Any:
 def score(
     config: Path = ConfigArgument,
     model: str = typer.Option(..., "--model", help="models:/name@alias, models:/name/3, runs:/"),
-    as_of: str = typer.Option(..., "--as-of", help="Score date: events before it count."),
+    as_of: str = typer.Option(
+        ..., "--as-of", help="Score date: events before it count.", callback=_iso_day
+    ),
     output: str = OutputOption,
     set_: list[str] = SetOption,
     quiet: bool = QuietOption,
@@ -335,6 +359,12 @@ def _score_to(project: Any, model_uri: str, as_of: str, output: str | Path) -> p
     with _step(f"Loading {model_uri}"):
         model = load_model(model_uri, project.mlflow.tracking_uri)
     tables = _tables(project)
+    if pd.Timestamp(as_of) > tables.observed_until:
+        errors.print(
+            f"[yellow]warning:[/] --as-of {as_of} is after the end of the data "
+            f"({tables.observed_until:%Y-%m-%d}): every customer looks inactive for the gap",
+            highlight=False,
+        )
     with _step(f"Scoring every customer at {as_of}"):
         scores = score_with(model, tables, as_of, close=True)
     write_table(scores, Path(output))
@@ -375,7 +405,9 @@ def _score_on_spark(project: Any, model_uri: str, as_of: str, output: str) -> An
 def evaluate(
     config: Path = ConfigArgument,
     model: str = typer.Option(..., "--model", help="models:/name@alias, models:/name/3, runs:/"),
-    as_of: str = typer.Option(..., "--as-of", help="Cut-off whose later outcomes are known."),
+    as_of: str = typer.Option(
+        ..., "--as-of", help="Cut-off whose later outcomes are known.", callback=_iso_day
+    ),
     set_: list[str] = SetOption,
     quiet: bool = QuietOption,
 ) -> None:
@@ -446,7 +478,10 @@ def report(
         None, "--model", help="models:/name@alias, models:/name/3, runs:/ (default: KPIs only)"
     ),
     as_of: str | None = typer.Option(
-        None, "--as-of", help="Score date of the segments (default: the end of the data)."
+        None,
+        "--as-of",
+        help="Score date of the segments (default: the end of the data).",
+        callback=_iso_day,
     ),
     output: Path | None = ReportOutputOption,
     period: str = PeriodOption,

@@ -24,7 +24,7 @@ import re
 import types
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Annotated, Any, Literal, Union, get_args, get_origin
+from typing import Annotated, Any, ClassVar, Literal, Union, get_args, get_origin
 
 import narwhals as nw
 import pandas as pd
@@ -456,10 +456,14 @@ def load_config(path: str | Path, overrides: Sequence[str] = ()) -> ProjectConfi
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise ConfigError(f"config file not found: {path}") from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError(
+            f"config file {path} is not UTF-8 text (byte {exc.start}: {exc.reason})"
+        ) from None
     except OSError as exc:
         raise ConfigError(f"config file {path} cannot be read: {exc.strerror}") from None
     try:
-        raw = yaml.safe_load(text)
+        raw = _load_yaml(text)
     except yaml.YAMLError as exc:
         raise ConfigError(f"{path}: invalid YAML{_yaml_problem(exc)}") from None
     return parse_config(raw, overrides, base_dir=path.resolve().parent, source=str(path))
@@ -507,7 +511,7 @@ def apply_overrides(raw: Mapping[str, Any], overrides: Sequence[str]) -> dict[st
             )
         keys = [k.strip() for k in keys]
         try:
-            value = yaml.safe_load(text)
+            value = _load_yaml(text)
         except yaml.YAMLError as exc:
             raise ConfigError(
                 f"--set {key.strip()}: the value is not valid YAML{_yaml_problem(exc)}"
@@ -525,6 +529,33 @@ def apply_overrides(raw: Mapping[str, Any], overrides: Sequence[str]) -> dict[st
             node = node[name]
         node[keys[-1]] = value
     return result
+
+
+class _Loader(yaml.SafeLoader):
+    """`yaml.safe_load`'s loader, stricter: a key repeated in one mapping is an error, and
+    dates stay text, so that the schema parses them and names the key of an impossible one
+    (2023-02-30) instead of the YAML library failing without a key path."""
+
+    yaml_implicit_resolvers: ClassVar[dict[Any, list[Any]]] = {
+        first: [(tag, regexp) for tag, regexp in resolvers if not tag.endswith(":timestamp")]
+        for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+    }
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        seen: set[Any] = set()
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=True)
+            if key in seen:
+                raise yaml.constructor.ConstructorError(
+                    None, None, f"key {key!r} appears twice in one mapping", key_node.start_mark
+                )
+            seen.add(key)
+        return super().construct_mapping(node, deep=deep)
+
+
+def _load_yaml(text: str) -> Any:
+    """Parse YAML text safely (see `_Loader`)."""
+    return yaml.load(text, Loader=_Loader)  # a SafeLoader: no arbitrary objects
 
 
 def _yaml_problem(exc: yaml.YAMLError) -> str:

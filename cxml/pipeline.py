@@ -365,7 +365,7 @@ class Pipeline:
         self, tables: Tables, holdout: Any, frame: pd.DataFrame, btyd: BTYDModel
     ) -> Evaluation:
         """Every model and baseline on a labelled frame; `btyd` gives the BTYD baselines."""
-        X = frame[self.feature_columns_]
+        X = self._features(frame)
         clv_horizon = self._clv_horizon()
         last = last_period_value(tables, holdout, clv_horizon).reindex(frame.index)
         churn_scores = {
@@ -403,6 +403,11 @@ class Pipeline:
         """The model's input at `as_of`: features of every customer first seen before it
         (and, with actions, the days since the last contact on each channel)."""
         snapshot = build_snapshot(tables, as_of, self._spec())
+        if snapshot.empty:
+            raise SnapshotError(
+                f"no customer is seen before {as_cutoff(as_of):%Y-%m-%d}: the data starts "
+                "later; choose a later date"
+            )
         snapshot.insert(0, "cutoff", pd.Timestamp(as_cutoff(as_of)))
         if self.actions is not None:
             snapshot = snapshot.join(self.contacts(tables, as_of))
@@ -425,10 +430,7 @@ class Pipeline:
         customers together (``plan=False``: a batch of a larger base, planned afterwards
         with `with_plan`).
         """
-        missing = [c for c in self.feature_columns_ if c not in snapshot.columns]
-        if missing:
-            raise SnapshotError(f"snapshot lacks the model's feature columns {missing}")
-        scores = self._scores(snapshot[self.feature_columns_])
+        scores = self._scores(self._features(snapshot))
         if self.actions is None or not plan:
             return scores
         return self.with_plan(snapshot, scores)
@@ -444,6 +446,16 @@ class Pipeline:
         scores = pd.concat([scores.reset_index(drop=True), plan.assignments], axis=1)
         scores.attrs["action_plan"] = plan.to_dict()  # JSON-able: survives concat and Parquet
         return scores
+
+    def _features(self, frame: pd.DataFrame) -> pd.DataFrame:
+        """The model's feature columns of a snapshot or labelled frame, all present."""
+        missing = [c for c in self.feature_columns_ if c not in frame.columns]
+        if missing:
+            raise SnapshotError(
+                f"the data lack the model's feature columns {missing}: the model was trained "
+                "on tables with more columns or event types"
+            )
+        return frame[self.feature_columns_]
 
     def _scores(self, X: pd.DataFrame) -> pd.DataFrame:
         """The SCORE_COLUMNS for feature rows X."""

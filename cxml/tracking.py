@@ -84,7 +84,7 @@ class PipelineModel(mlflow.pyfunc.PythonModel):
         planned together afterwards, as `cxml.spark.score` does).
         """
         plan = bool((params or {}).get("plan", True))
-        return self.pipeline.score_snapshot(model_input.set_index("customer_id"), plan=plan)
+        return self.pipeline.score_snapshot(snapshot_of(model_input), plan=plan)
 
 
 def _git_commit() -> str | None:
@@ -185,13 +185,28 @@ def _log_report(pipeline: Pipeline, tables: Tables, config: ProjectConfig) -> No
 
 def model_input(snapshot: pd.DataFrame) -> pd.DataFrame:
     """Snapshot rows as the pyfunc model takes them: ``customer_id`` a column, categoricals
-    as plain text (MLflow's schema has no categorical type)."""
+    as plain text (MLflow's schema has no categorical type) and booleans with missing values
+    as objects (MLflow passes those through; it cannot cast a missing value to boolean)."""
     frame = snapshot.reset_index()
     for column in frame.columns[1:]:
-        if isinstance(frame[column].dtype, pd.CategoricalDtype):
+        dtype = frame[column].dtype
+        if isinstance(dtype, pd.CategoricalDtype) or (
+            isinstance(dtype, pd.BooleanDtype) and frame[column].hasnans
+        ):
             values = frame[column].astype(object)
             frame[column] = values.where(values.notna(), None)
     return frame
+
+
+def snapshot_of(frame: pd.DataFrame) -> pd.DataFrame:
+    """The snapshot back from `model_input`'s frame: indexed by ``customer_id``, booleans
+    with missing values boolean again (categoricals are restored by the models)."""
+    snapshot = frame.set_index("customer_id")
+    for column in snapshot.columns:
+        values = snapshot[column]
+        if values.dtype == object and pd.api.types.infer_dtype(values) == "boolean":
+            snapshot[column] = values.astype("boolean")
+    return snapshot
 
 
 def _signature(example: pd.DataFrame, scores: pd.DataFrame) -> ModelSignature:
@@ -207,7 +222,7 @@ def _signature(example: pd.DataFrame, scores: pd.DataFrame) -> ModelSignature:
 
 def _log_model(pipeline: Pipeline, example: pd.DataFrame, config: ProjectConfig) -> Any:
     example = model_input(example.set_index("customer_id"))
-    scores = pipeline.score_snapshot(example.set_index("customer_id"))
+    scores = pipeline.score_snapshot(snapshot_of(example))
     pyfunc_log = logging.getLogger("mlflow.pyfunc")
     level = pyfunc_log.level
     # MLflow warns that a Python object is pickled: deliberate, the model is the pipeline.

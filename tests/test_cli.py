@@ -163,6 +163,41 @@ def test_missing_config_file_exits_2(run_cxml: RunCxml, tmp_path: Path) -> None:
     assert_bad_input(result, "config file not found: nowhere.yaml")
 
 
+def test_config_key_problems_yaml_hides_are_named(run_cxml: RunCxml, tmp_path: Path) -> None:
+    """An impossible date is named by its key; a key given twice is refused; file names
+    with brackets are printed as they are."""
+    folder = tmp_path / "[old]"
+    folder.mkdir()
+    config = folder / "shop.yaml"
+    config.write_text(
+        "name: shop\ndata: {dataset: {name: cdnow}}\ntraining: {holdout: 2023-02-30}\n"
+    )
+    result = run_cxml("validate", config, cwd=tmp_path)
+    assert_bad_input(result, "training.holdout: must be", '"2023-02-30"', "[old]/shop.yaml")
+    config.write_text("name: shop\nname: other\n")
+    result = run_cxml("validate", config, cwd=tmp_path)
+    assert_bad_input(result, "line 2", "key 'name' appears twice")
+
+
+@pytest.mark.parametrize(
+    ("as_of", "fragment"),
+    [
+        ("01/12/1997", "expected a date like 1998-01-01, got '01/12/1997'"),
+        ("1990-01-01", "no customer is seen before 1990-01-01"),
+    ],
+    ids=["not-iso", "before-the-data"],
+)
+def test_bad_as_of_exits_2(run_cxml: RunCxml, tmp_path: Path, as_of: str, fragment: str) -> None:
+    result = run_cxml(
+        "snapshot", CDNOW_CONFIG, *SAMPLE, "--as-of", as_of, "--output", "snap.csv",
+        cwd=tmp_path,
+    )  # fmt: skip
+    assert result.returncode == 2, result.stderr
+    assert "Traceback" not in result.stderr
+    assert fragment in one_line(result.stderr).replace("│", "").replace("  ", " ")
+    assert not (tmp_path / "snap.csv").exists()
+
+
 def test_missing_data_file_exits_2_naming_table_and_path(run_cxml: RunCxml, tmp_path: Path) -> None:
     config = tmp_path / "shop.yaml"
     config.write_text("name: shop\ndata:\n  transactions: missing.csv\n")

@@ -421,3 +421,33 @@ def test_train_and_score_against_a_real_mlflow_server(
     assert {a.path for a in client.list_artifacts(run_id)} >= {"config.yaml", "plots"}
     assert client.get_model_version_by_alias("cdnow", "champion").run_id == run_id
     assert list((folder / "artifacts").rglob("MLmodel"))  # artifacts went through the server
+
+
+def test_pyfunc_scores_customers_with_missing_boolean_attributes(tmp_path: Path) -> None:
+    """A buyer without a customers row has no consent flags: MLflow cannot cast a missing
+    value to boolean, so the flags travel as objects and come back as booleans."""
+    from cxml.datasets import make_synthetic
+    from cxml.pipeline import Pipeline
+    from cxml.tracking import PipelineModel, _signature, model_input, snapshot_of
+
+    tables, _ = make_synthetic(600, seed=0)
+    pipeline = Pipeline(["2023-01-01", "2023-04-01"], "90D").fit(tables)
+    snapshot = pipeline.snapshot(tables, "2023-10-01")
+    for flag in ("email_consent", "phone_consent"):
+        snapshot[flag] = snapshot[flag].astype("boolean")
+        snapshot.loc[snapshot.index[:7], flag] = pd.NA
+    assert str(snapshot["email_consent"].dtype) == "boolean"
+    inputs = model_input(snapshot)
+    restored = snapshot_of(inputs)
+    for flag in ("email_consent", "phone_consent"):
+        assert inputs[flag].dtype == object and inputs[flag].iloc[0] is None
+        pd.testing.assert_series_equal(restored[flag], snapshot[flag])
+    example = model_input(snapshot.head(5))
+    mlflow.pyfunc.save_model(
+        tmp_path / "model",
+        python_model=PipelineModel(pipeline),
+        signature=_signature(example, pipeline.score_snapshot(snapshot.head(5))),
+    )
+    scored = mlflow.pyfunc.load_model(str(tmp_path / "model")).predict(inputs)
+    assert_frame_equal(scored, pipeline.score_snapshot(snapshot))
+    assert scored["customer_id"].tolist() == snapshot.index.tolist()

@@ -93,14 +93,13 @@ def customers(tables: Tables, cutoff: dt.datetime) -> nw.LazyFrame:
 
 
 def population(tables: Tables, cutoff: dt.datetime) -> nw.LazyFrame:
-    """Customers first seen before the cut-off: a purchase, an interaction or a signup."""
+    """Customers first seen before the cut-off: a purchase, an interaction or a signup; a
+    customer of the customers table without a signup date counts as seen at every cut-off."""
     ids = [lines(tables, cutoff).select("customer_id")]
     if tables.interactions is not None:
         ids.append(events(tables, cutoff).select("customer_id"))
-    if tables.customers is not None and (
-        "signup_date" in tables.customers.collect_schema().names()
-    ):
-        ids.append(tables.customers.filter(nw.col("signup_date") < cutoff).select("customer_id"))
+    if tables.customers is not None:
+        ids.append(customers(tables, cutoff).select("customer_id"))
     return nw.concat(ids).group_by("customer_id").agg()
 
 
