@@ -12,6 +12,7 @@ import os
 import re
 import time
 import traceback
+import warnings
 from collections.abc import Callable, Iterator
 from functools import wraps
 from pathlib import Path
@@ -166,9 +167,10 @@ def write_table(frame: pd.DataFrame, path: Path) -> None:
         os.replace(partial, path)
     except OSError as exc:
         # An output path that cannot be written is bad input, like a wrong extension.
-        raise ParameterError(
-            f"output {str(path)!r} cannot be written: {exc.strerror or exc}"
-        ) from None
+        reason = str(exc.strerror or exc).replace(str(partial), str(path))
+        if isinstance(exc, FileExistsError | NotADirectoryError):
+            reason = f"a part of the folder {str(path.parent)!r} is a file, not a folder"
+        raise ParameterError(f"output {str(path)!r} cannot be written: {reason}") from None
     finally:
         with contextlib.suppress(OSError):
             partial.unlink(missing_ok=True)
@@ -186,10 +188,15 @@ def _config(path: Path, overrides: list[str], quiet: bool) -> tuple[Any, str]:
 def _tables(project: Any) -> Any:
     """The project's tables, read and validated (a progress step)."""
     from cxml.config import load_tables
+    from cxml.data import DataQualityWarning
 
     where = " on Spark" if project.engine == "spark" else ""
-    with _step(f"Reading and validating the tables{where}"):
-        return load_tables(project)
+    with _step(f"Reading and validating the tables{where}"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", DataQualityWarning)  # printed below, without source
+        tables = load_tables(project)
+    for warning in tables.warnings:
+        errors.print(f"[yellow]warning:[/] {escape(str(warning))}", highlight=False)
+    return tables
 
 
 def _print_evaluation(evaluation: Any) -> None:
@@ -262,12 +269,12 @@ def validate(
 ) -> None:
     """Check a configuration and its data, and show the cut-offs it resolves to."""
     from cxml.config import resolve_cutoffs
+    from cxml.pipeline import Pipeline
 
     project, _ = _config(config, set_, quiet)
     tables = _tables(project)
-    cutoffs, holdout = resolve_cutoffs(project, tables.observed_until)
-    for warning in tables.warnings:
-        errors.print(f"[yellow]warning:[/] {escape(str(warning))}", highlight=False)
+    cutoffs, holdout = resolve_cutoffs(project, tables.observed_until, tables.observed_from)
+    Pipeline.from_config(project, tables).check_rules(tables)
     console.print(
         f"{config}: valid. Data until {tables.observed_until:%Y-%m-%d} (exclusive); training "
         f"cut-offs {', '.join(f'{c:%Y-%m-%d}' for c in cutoffs)}; holdout {holdout:%Y-%m-%d}.",

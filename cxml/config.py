@@ -498,37 +498,72 @@ def parse_config(
 def apply_overrides(raw: Mapping[str, Any], overrides: Sequence[str]) -> dict[str, Any]:
     """A copy of `raw` with each ``key.path=value`` set; the value is read as YAML.
 
+    A path may index lists as error messages name them (``actions.catalogue[0].cost=2``).
     Sections on the path are created when missing; validation then reports unknown keys.
     `raw` itself is not changed.
     """
     result = dict(raw)
     for item in overrides:
         key, sep, text = item.partition("=")
-        keys = key.strip().split(".")
-        if not sep or not all(k.strip() for k in keys):
+        key = key.strip()
+        steps = _key_steps(key)
+        if not sep or steps is None:
             raise ConfigError(
                 f"--set {item!r}: expected key.path=value, e.g. --set churn.horizon=13W"
             )
-        keys = [k.strip() for k in keys]
         try:
             value = _load_yaml(text)
         except yaml.YAMLError as exc:
             raise ConfigError(
-                f"--set {key.strip()}: the value is not valid YAML{_yaml_problem(exc)}"
+                f"--set {key}: the value is not valid YAML{_yaml_problem(exc)}"
             ) from None
-        node = result
-        for depth, name in enumerate(keys[:-1]):
-            child = node.get(name)
-            if child is not None and not isinstance(child, Mapping):
-                section = ".".join(keys[: depth + 1])
+        node: Any = result
+        for depth, step in enumerate(steps):
+            where = _key_text(steps[: depth + 1])
+            if isinstance(step, int):
+                if not isinstance(node, list) or step >= len(node):
+                    size = f"has {len(node)} item(s)" if isinstance(node, list) else "is no list"
+                    raise ConfigError(f"--set {key}: {_key_text(steps[:depth])} {size}")
+            elif not isinstance(node, dict):
                 raise ConfigError(
-                    f"--set {key.strip()}: {section} is a value, not a section "
-                    f"(it holds {_show(child)})"
+                    f"--set {key}: {_key_text(steps[:depth])} is a value, not a section "
+                    f"(it holds {_show(node)})"
                 )
-            node[name] = dict(child or {})  # a copy: the caller's mapping stays as it was
-            node = node[name]
-        node[keys[-1]] = value
+            if depth == len(steps) - 1:
+                node[step] = value
+                break
+            child = node[step] if isinstance(step, int) else node.get(step)
+            if isinstance(child, list):
+                child = list(child)  # copies: the caller's mapping stays as it was
+            elif child is None or isinstance(child, Mapping):
+                child = dict(child or {})
+            else:
+                raise ConfigError(
+                    f"--set {key}: {where} is a value, not a section (it holds {_show(child)})"
+                )
+            node[step] = child
+            node = child
     return result
+
+
+_KEY_PART = re.compile(r"([^.\[\]\s][^.\[\]]*?)\s*((?:\[\d+\])*)")
+
+
+def _key_steps(key: str) -> list[str | int] | None:
+    """``a.b[0].c`` as ``["a", "b", 0, "c"]``; None when malformed."""
+    steps: list[str | int] = []
+    for part in key.split("."):
+        match = _KEY_PART.fullmatch(part.strip())
+        if match is None:
+            return None
+        steps.append(match.group(1))
+        steps += [int(index) for index in re.findall(r"\d+", match.group(2))]
+    return steps
+
+
+def _key_text(steps: Sequence[str | int]) -> str:
+    """The inverse of `_key_steps`."""
+    return "".join(f"[{s}]" if isinstance(s, int) else f".{s}" for s in steps).lstrip(".")
 
 
 class _Loader(yaml.SafeLoader):
@@ -616,7 +651,7 @@ def load_training_tables(config: ProjectConfig) -> Tables:
     if config.engine != "spark":
         return tables
     tables = tables.sample(config.spark.sample, config.seed).cache()
-    cutoffs, _ = resolve_cutoffs(config, tables.observed_until)
+    cutoffs, _ = resolve_cutoffs(config, tables.observed_until, tables.observed_from)
     ids = tables.transactions.select(nw.col("customer_id").n_unique())
     customers = int(engine.collect(ids).iloc[0, 0])
     columns = len(plan(config.features, available_columns(tables)).outputs)

@@ -31,7 +31,9 @@ from cxml.data import Tables
 from cxml.errors import ModelFitError, ParameterError, SnapshotError
 from cxml.evaluation.holdout import BTYDCheck, Evaluation, evaluate
 from cxml.features import FeatureSpec, build_labels, build_snapshot, build_training_frame
+from cxml.features.catalogue import plan as feature_plan
 from cxml.features.labels import LABELS
+from cxml.features.snapshot import available_columns
 from cxml.features.spec import Horizon, as_cutoff, window_end
 from cxml.models import BTYDModel, ChurnModel
 from cxml.models.baselines import RecencyBaseline, last_period_value
@@ -171,7 +173,7 @@ class Pipeline:
     @classmethod
     def from_config(cls, config: ProjectConfig, tables: Tables) -> Pipeline:
         """The pipeline a project configuration describes, with cut-offs resolved on `tables`."""
-        cutoffs, holdout = resolve_cutoffs(config, tables.observed_until)
+        cutoffs, holdout = resolve_cutoffs(config, tables.observed_until, tables.observed_from)
         models, seed = config.models, config.seed
         churn_settings = models.churn.lightgbm.model_dump()
         clv_settings = models.clv.lightgbm.model_dump()
@@ -335,12 +337,22 @@ class Pipeline:
 
     def _rule_kinds(self, frame: pd.DataFrame) -> dict[str, Kind]:
         """The kind of every column an eligibility rule may name (features, scores, contacts)."""
+        return {**column_kinds(frame[self.feature_columns_]), **self._score_kinds()}
+
+    def _score_kinds(self) -> dict[str, Kind]:
+        """The kinds of the scores and contact columns an eligibility rule may name."""
         assert self.actions is not None
-        kinds = column_kinds(frame[self.feature_columns_])
-        kinds.update(dict.fromkeys(NUMERIC_SCORES, "number"))
+        kinds: dict[str, Kind] = dict.fromkeys(NUMERIC_SCORES, "number")
         kinds.update(dict.fromkeys(("value_segment", "risk_segment", "churn_drivers"), "text"))
         kinds.update({contact_column(a.channel): "number" for a in self.actions.catalogue})
         return kinds
+
+    def check_rules(self, tables: Tables) -> None:
+        """Parse the catalogue's eligibility rules before any training (RuleError if one is
+        invalid or names a column that scoring will not have; kinds are checked in fit)."""
+        if self.actions is not None:
+            features = feature_plan(self._spec(), available_columns(tables)).outputs
+            self.actions.rules([*features, *self._score_kinds()])
 
     def evaluate(self, tables: Tables, as_of: Any) -> Evaluation:
         """Every model and baseline on the customers and outcomes of a later cut-off.

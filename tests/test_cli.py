@@ -198,6 +198,20 @@ def test_bad_as_of_exits_2(run_cxml: RunCxml, tmp_path: Path, as_of: str, fragme
     assert not (tmp_path / "snap.csv").exists()
 
 
+def test_validate_checks_eligibility_rules_before_any_training(
+    run_cxml: RunCxml, tmp_path: Path
+) -> None:
+    action = (
+        "{name: call, channel: phone, cost: 1, eligible: 'no_such_column > 1', "
+        "effect: {churn_reduction: 0.1}}"
+    )
+    result = run_cxml(
+        "validate", CDNOW_CONFIG, *SAMPLE, "--set", f"actions.catalogue=[{action}]",
+        cwd=tmp_path,
+    )  # fmt: skip
+    assert_bad_input(result, "action 'call'", "unknown column 'no_such_column'")
+
+
 def test_missing_data_file_exits_2_naming_table_and_path(run_cxml: RunCxml, tmp_path: Path) -> None:
     config = tmp_path / "shop.yaml"
     config.write_text("name: shop\ndata:\n  transactions: missing.csv\n")

@@ -487,6 +487,25 @@ def test_overrides_set_values_read_as_yaml():
     assert config.mlflow.tracking_uri == "http://mlflow:5000/?a=b"
 
 
+def test_override_paths_index_lists_as_error_messages_name_them():
+    config = load_config(
+        CONFIGS / "cdnow.yaml",
+        ["actions.catalogue[2].capacity=7", "training.cutoffs[1]=1997-06-01"],
+    )
+    assert config.actions.catalogue[2].capacity == 7
+    assert config.actions.catalogue[1].capacity is None
+    assert config.training.cutoffs == (dt.date(1997, 4, 1), dt.date(1997, 6, 1))
+    with pytest.raises(ConfigError) as info:
+        load_config(CONFIGS / "cdnow.yaml", ["actions.catalogue[0].cost=-1"])
+    assert "actions.catalogue[0].cost: must be" in str(info.value)
+    assert str(info.value).endswith("(from --set)")
+    with pytest.raises(ConfigError) as info:
+        load_config(CONFIGS / "cdnow.yaml", ["actions.catalogue[3].cost=1"])
+    assert str(info.value) == "--set actions.catalogue[3].cost: actions.catalogue has 3 item(s)"
+    with pytest.raises(ConfigError, match=r"churn\.horizon is a value, not a section"):
+        load_config(CONFIGS / "cdnow.yaml", ["churn.horizon[0]=1"])
+
+
 def test_override_creates_missing_sections_and_later_overrides_win():
     config = parse_config(MINIMAL, ["mlflow.alias=staging", "mlflow.alias=prod", "seed=9"])
     assert (config.mlflow.alias, config.seed) == ("prod", 9)

@@ -55,6 +55,8 @@ class Tables:
     transactions, interactions, customers : narwhals.LazyFrame or None
         Canonical columns and types; timestamps are naive UTC; ``is_return`` is always
         present on transactions, and amounts and quantities of returns are >= 0.
+    observed_from : datetime.datetime
+        The first event (purchase or interaction).
     observed_until : datetime.datetime
         Exclusive end of the observed history: the day after the last event.
     warnings : list of str
@@ -115,17 +117,31 @@ class Tables:
         self.customers: nw.LazyFrame | None = (
             engine.to_lazy(rels["customers"]) if "customers" in rels else None
         )
+        if self.customers is not None:
+            with engine.reading("transactions", self.connection):
+                known = self.customers.select("customer_id")
+                message = report_orphans(
+                    "transactions", self.transactions, known, "not in customers"
+                )
+            if message:
+                self.warnings.append(message)
         if self.interactions is not None:
             with engine.reading("interactions", self.connection):
                 known = self.transactions.select("customer_id")
                 if self.customers is not None:
                     known = nw.concat([known, self.customers.select("customer_id")])
-                message = report_orphans(self.interactions, known.unique())
+                message = report_orphans(
+                    "interactions",
+                    self.interactions,
+                    known.unique(),
+                    "in neither transactions nor customers",
+                )
             if message:
                 self.warnings.append(message)
-        last = max(last for _, last in loaded.values() if last is not None)
+        spans = [span for _, span in loaded.values() if span[0] is not None]
+        self.observed_from = pd.Timestamp(min(first for first, _ in spans)).to_pydatetime()
         self.observed_until = (
-            pd.Timestamp(last).normalize() + pd.Timedelta(days=1)
+            pd.Timestamp(max(last for _, last in spans)).normalize() + pd.Timedelta(days=1)
         ).to_pydatetime()
 
     def _load(
@@ -136,8 +152,9 @@ class Tables:
         scope: Scope,
         duplicates: DuplicatePolicy,
         event_types: Mapping[str, str],
-    ) -> tuple[engine.Relation, pd.Timestamp | None]:
-        """Read, map, cast and validate one table; return it and its last timestamp."""
+    ) -> tuple[engine.Relation, tuple[Any, Any]]:
+        """Read, map, cast and validate one table; return it and its first and last
+        timestamps (None without a timestamp column)."""
         table = schema.name
         with engine.reading(table, self.connection):
             # Read contract columns of CSV files as text: a sniffed type is only a guess from
@@ -151,13 +168,17 @@ class Tables:
             rel, parsed = engine.coerce(rel, schema)
             frame = _before_checks(engine.to_lazy(rel), table, event_types)
             columns = frame.collect_schema().names()
-            summary = {"last": nw.col("timestamp").max()} if "timestamp" in columns else {}
+            summary = (
+                {"first": nw.col("timestamp").min(), "last": nw.col("timestamp").max()}
+                if "timestamp" in columns
+                else {}
+            )
             stats = check_rules(frame, rules_for(schema, columns, parsed), scope, table, summary)
             frame = _after_checks(frame, table, parsed)
             frame = apply_duplicate_policy(frame, duplicates, table, self.connection)
             if table == "customers":
                 check_unique(frame, "customer_id", table, self.connection)
-        return nw.to_native(frame), stats.get("last")
+        return nw.to_native(frame), (stats.get("first"), stats.get("last"))
 
     def close(self) -> None:
         """Give back the engine's memory: a DuckDB connection is closed (the tables are

@@ -102,7 +102,7 @@ def _time_range(column: str, label: str, tables: tuple[str, ...]) -> Rule:
         column,
         f"{label} outside the plausible range [{{earliest}}, {{latest}}]",
         lambda s: (c < s.earliest) | (c > s.latest),
-        "check the unit and format of the values, or widen `plausible_range`",
+        "check the unit and format of the values, or widen `plausible_range` (a Tables argument)",
     )
 
 
@@ -315,9 +315,10 @@ def check_required(columns: Sequence[str], schema: TableSchema) -> None:
         if _loose(src) == _loose(target) or _loose(src) in _ALIASES.get(target, ())
     }
     hint = (
-        f"pass mapping={{'{schema.name}': {near}}}"
+        f"pass mapping={{'{schema.name}': {near}}} (in a config: data.mapping.{schema.name})"
         if near
-        else f"map your columns onto the contract with mapping={{'{schema.name}': {{...}}}}"
+        else f"map your columns onto the contract with mapping={{'{schema.name}': {{...}}}} "
+        f"(in a config: data.mapping.{schema.name})"
     )
     raise DataValidationError(
         schema.name,
@@ -356,7 +357,7 @@ def apply_duplicate_policy(
         "duplicate rows",
         f"{extra} row(s) repeat another row exactly; repeated rows:\n{examples}\n"
         "hint: pass duplicates='drop' to drop exact copies, or duplicates='keep' if repeated "
-        "identical lines are genuine",
+        "identical lines are genuine (in a config: data.duplicates)",
     )
 
 
@@ -389,16 +390,20 @@ def _repeats(frame: nw.LazyFrame, subset: list[str], con: Connection) -> tuple[i
     return extra, _render(collect(groups.sort(subset).head(MAX_EXAMPLES)))
 
 
-def report_orphans(interactions: nw.LazyFrame, known: nw.LazyFrame) -> str | None:
-    """Warn (not fail) when interaction ids occur in neither transactions nor customers."""
-    orphans = interactions.select("customer_id").unique().join(known, on="customer_id", how="anti")
+def report_orphans(
+    table: str, frame: nw.LazyFrame, known: nw.LazyFrame, elsewhere: str
+) -> str | None:
+    """Warn (not fail) when ids of `table` are not among the `known` ids of the other
+    tables; `elsewhere` says which (e.g. "not in customers")."""
+    orphans = frame.select("customer_id").unique().join(known, on="customer_id", how="anti")
     n = _as_int(collect(orphans.select(nw.len())).iloc[0, 0])
     if not n:
         return None
     sample = collect(orphans.sort("customer_id").head(MAX_EXAMPLES))["customer_id"].tolist()
     message = (
-        f"table 'interactions', column 'customer_id': {n} customer id(s) occur in interactions "
-        f"but in neither transactions nor customers (kept), e.g. {sample}"
+        f"table {table!r}, column 'customer_id': {n} customer id(s) occur in {table} but "
+        f"{elsewhere} (kept), e.g. {sample}; ids written differently (1, 0001, 1.0) are "
+        "different customers"
     )
     warnings.warn(message, DataQualityWarning, stacklevel=3)
     return message

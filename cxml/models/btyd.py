@@ -624,7 +624,8 @@ def _fit_error(what: str, n_customers: int, n_repeaters: int, problem: str) -> M
     # is 1, which makes a fit in days and one in weeks the same problem.
     return ModelFitError(
         f"{what} fit on {n_customers:,} customers ({n_repeaters:,} with repeat purchases) "
-        f"{problem}. Try BTYDModel(penalizer=0.001) (an L2 penalty that keeps the "
+        f"{problem}. Try BTYDModel(penalizer=0.001) (models.btyd.penalizer in a config; "
+        "an L2 penalty that keeps the "
         "parameters finite; raise it to 0.01 if needed), another purchase model, or more "
         "customers with varied histories."
     )
@@ -835,7 +836,8 @@ class BTYDModel(BaseEstimator):
         if q <= 1:
             raise ModelFitError(
                 f"Gamma-Gamma fit gives q = {q:.3g} <= 1, so the mean spend per purchase is "
-                "infinite (very heavy-tailed monetary_value). Try penalizer=0.001, or cap "
+                "infinite (very heavy-tailed monetary_value). Try penalizer=0.001 (models.btyd."
+                "penalizer in a config), or cap "
                 "extreme monetary values before fitting."
             )
         return (

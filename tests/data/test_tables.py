@@ -86,6 +86,16 @@ def test_ids_known_from_customers_are_not_orphans() -> None:
     assert tables.warnings == []
 
 
+def test_buyers_without_a_customers_row_warn_naming_the_ids() -> None:
+    """Ids written differently in the two tables (text 0101 against 101) do not match."""
+    customers = pd.DataFrame({"customer_id": ["0101", "102", "103"]})
+    with pytest.warns(DataQualityWarning, match="1 customer id"):
+        tables = Tables(tx(), None, customers)
+    assert len(tables.warnings) == 1
+    assert "occur in transactions but not in customers" in tables.warnings[0]
+    assert "['101']" in tables.warnings[0]
+
+
 def test_ids_of_different_types_across_tables_become_text() -> None:
     tables = Tables(tx(), ix(customer_id=["101", "102", "103"]))
     assert tables.warnings == []
@@ -152,8 +162,12 @@ def test_event_types_are_trimmed_and_mapped_and_unknown_types_kept() -> None:
     ]
 
 
-def test_observed_until_is_the_day_after_the_last_event_in_any_table() -> None:
-    tables = Tables(tx(), ix())
+def test_observed_span_runs_from_the_first_event_to_the_day_after_the_last_in_any_table() -> None:
+    early = ix(
+        timestamp=pd.to_datetime(["2022-12-30 10:00", "2023-01-02 00:00", "2023-01-05 00:00"])
+    )
+    tables = Tables(tx(), early)
+    assert tables.observed_from == dt.datetime(2022, 12, 30, 10)
     assert tables.observed_until == dt.datetime(2023, 1, 6)
 
 
