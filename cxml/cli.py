@@ -328,6 +328,10 @@ def train(
 def _train_and_report(project: Any, text: str | None) -> Any:
     from cxml.tracking import train as track
 
+    if _state["quiet"]:
+        from mlflow.utils.logging_utils import disable_logging
+
+        disable_logging()  # MLflow's own event lines ("Successfully registered model ...")
     run = track(project, text, step=_step)
     _print_evaluation(run.pipeline.evaluation_)
     console.print(

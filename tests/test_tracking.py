@@ -70,6 +70,7 @@ def store(tmp_path_factory: pytest.TempPathFactory, run_cxml: RunCxml) -> Store:
     result = run_cxml("train", CDNOW_CONFIG, "--quiet", cwd=cwd)
     assert result.returncode == 0, result.stderr
     assert "models:/cdnow@champion = version 1" in one_line(result.stdout)
+    assert "registered model" not in result.stderr  # --quiet silences MLflow's event lines
     return Store(cwd, f"sqlite:///{cwd}/mlflow.db", run_id_of(result.stdout))
 
 
