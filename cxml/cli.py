@@ -188,15 +188,26 @@ def _config(path: Path, overrides: list[str], quiet: bool) -> tuple[Any, str]:
 def _tables(project: Any) -> Any:
     """The project's tables, read and validated (a progress step)."""
     from cxml.config import load_tables
-    from cxml.data import DataQualityWarning
 
     where = " on Spark" if project.engine == "spark" else ""
-    with _step(f"Reading and validating the tables{where}"), warnings.catch_warnings():
-        warnings.simplefilter("ignore", DataQualityWarning)  # printed below, without source
-        tables = load_tables(project)
-    for warning in tables.warnings:
-        errors.print(f"[yellow]warning:[/] {escape(str(warning))}", highlight=False)
-    return tables
+    with _data_warnings(), _step(f"Reading and validating the tables{where}"):
+        return load_tables(project)
+
+
+@contextlib.contextmanager
+def _data_warnings() -> Iterator[None]:
+    """Print the data-quality warnings raised inside as ``warning:`` lines (Python would
+    add its source line); other warnings go on as usual."""
+    from cxml.data import DataQualityWarning
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", DataQualityWarning)
+        yield
+    for item in caught:
+        if issubclass(item.category, DataQualityWarning):
+            errors.print(f"[yellow]warning:[/] {escape(str(item.message))}", highlight=False)
+        else:
+            warnings.warn_explicit(item.message, item.category, item.filename, item.lineno)
 
 
 def _print_evaluation(evaluation: Any) -> None:
@@ -268,13 +279,13 @@ def validate(
     config: Path = ConfigArgument, set_: list[str] = SetOption, quiet: bool = QuietOption
 ) -> None:
     """Check a configuration and its data, and show the cut-offs it resolves to."""
-    from cxml.config import resolve_cutoffs
     from cxml.pipeline import Pipeline
 
     project, _ = _config(config, set_, quiet)
     tables = _tables(project)
-    cutoffs, holdout = resolve_cutoffs(project, tables.observed_until, tables.observed_from)
-    Pipeline.from_config(project, tables).check_rules(tables)
+    pipeline = Pipeline.from_config(project, tables)  # resolves the cut-offs on the data
+    pipeline.check_rules(tables)
+    cutoffs, holdout = pipeline.cutoffs, pipeline.holdout
     console.print(
         f"{config}: valid. Data until {tables.observed_until:%Y-%m-%d} (exclusive); training "
         f"cut-offs {', '.join(f'{c:%Y-%m-%d}' for c in cutoffs)}; holdout {holdout:%Y-%m-%d}.",
@@ -332,7 +343,8 @@ def _train_and_report(project: Any, text: str | None) -> Any:
         from mlflow.utils.logging_utils import disable_logging
 
         disable_logging()  # MLflow's own event lines ("Successfully registered model ...")
-    run = track(project, text, step=_step)
+    with _data_warnings():
+        run = track(project, text, step=_step)
     _print_evaluation(run.pipeline.evaluation_)
     console.print(
         f"MLflow run {run.run_id} ({project.mlflow.tracking_uri}); model "

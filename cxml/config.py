@@ -18,6 +18,7 @@ to the working directory.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
 import re
@@ -77,17 +78,18 @@ def _duration(value: Any) -> Any:
 
 
 def _day(value: Any) -> dt.date:
-    """A calendar day: a YAML date, or ISO text like '1998-01-01'."""
+    """A calendar day: a date, or ISO text like '1998-01-01' (a time of day only if it is
+    midnight, e.g. '1998-01-01 00:00:00')."""
+    if isinstance(value, str):
+        text = value.strip()
+        parse = dt.date.fromisoformat if len(text) == 10 else dt.datetime.fromisoformat
+        with contextlib.suppress(ValueError):
+            value = parse(text)
     if isinstance(value, dt.datetime):
         if value.time() == dt.time(0):
             return value.date()
     elif isinstance(value, dt.date):
         return value
-    elif isinstance(value, str):
-        try:
-            return dt.date.fromisoformat(value.strip())
-        except ValueError:
-            pass
     raise ValueError("must be a date like 1998-01-01")
 
 
@@ -524,6 +526,12 @@ def apply_overrides(raw: Mapping[str, Any], overrides: Sequence[str]) -> dict[st
                 if not isinstance(node, list) or step >= len(node):
                     size = f"has {len(node)} item(s)" if isinstance(node, list) else "is no list"
                     raise ConfigError(f"--set {key}: {_key_text(steps[:depth])} {size}")
+            elif isinstance(node, list):
+                here = _key_text(steps[:depth])
+                raise ConfigError(
+                    f"--set {key}: {here} is a list; name an item, e.g. "
+                    f"{_key_text([*steps[:depth], 0, *steps[depth:]])}"
+                )
             elif not isinstance(node, dict):
                 raise ConfigError(
                     f"--set {key}: {_key_text(steps[:depth])} is a value, not a section "
@@ -577,14 +585,18 @@ class _Loader(yaml.SafeLoader):
     }
 
     def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
-        seen: set[Any] = set()
-        for key_node, _ in node.value:
-            key = self.construct_object(key_node, deep=True)
-            if key in seen:
-                raise yaml.constructor.ConstructorError(
-                    None, None, f"key {key!r} appears twice in one mapping", key_node.start_mark
-                )
-            seen.add(key)
+        seen: set[tuple[str, str]] = set()
+        for key_node, _ in node.value:  # keys as written; merged (<<) keys may be overridden
+            if isinstance(key_node, yaml.ScalarNode) and not key_node.tag.endswith(":merge"):
+                key = (key_node.tag, key_node.value)
+                if key in seen:
+                    raise yaml.constructor.ConstructorError(
+                        None,
+                        None,
+                        f"key {key_node.value!r} appears twice in one mapping",
+                        key_node.start_mark,
+                    )
+                seen.add(key)
         return super().construct_mapping(node, deep=deep)
 
 

@@ -33,7 +33,7 @@ from cxml.evaluation.holdout import BTYDCheck, Evaluation, evaluate
 from cxml.features import FeatureSpec, build_labels, build_snapshot, build_training_frame
 from cxml.features.catalogue import plan as feature_plan
 from cxml.features.labels import LABELS
-from cxml.features.snapshot import available_columns
+from cxml.features.snapshot import attribute_columns, available_columns
 from cxml.features.spec import Horizon, as_cutoff, window_end
 from cxml.models import BTYDModel, ChurnModel
 from cxml.models.baselines import RecencyBaseline, last_period_value
@@ -351,8 +351,10 @@ class Pipeline:
         """Parse the catalogue's eligibility rules before any training (RuleError if one is
         invalid or names a column that scoring will not have; kinds are checked in fit)."""
         if self.actions is not None:
-            features = feature_plan(self._spec(), available_columns(tables)).outputs
-            self.actions.rules([*features, *self._score_kinds()])
+            spec = self._spec()
+            features = feature_plan(spec, available_columns(tables)).outputs
+            attributes = attribute_columns(tables, spec)
+            self.actions.rules([*features, *attributes, *self._score_kinds()])
 
     def evaluate(self, tables: Tables, as_of: Any) -> Evaluation:
         """Every model and baseline on the customers and outcomes of a later cut-off.
@@ -412,9 +414,10 @@ class Pipeline:
     # -- scoring -------------------------------------------------------------------------
 
     def snapshot(self, tables: Tables, as_of: Any) -> pd.DataFrame:
-        """The model's input at `as_of`: features of every customer first seen before it
-        (and, with actions, the days since the last contact on each channel)."""
-        snapshot = build_snapshot(tables, as_of, self._spec())
+        """The model's input at `as_of`: features of every customer first seen before it or
+        in the customers table without a signup date (and, with actions, the days since the
+        last contact on each channel)."""
+        snapshot = build_snapshot(tables, as_of, self._spec(), undated_customers=True)
         if snapshot.empty:
             raise SnapshotError(
                 f"no customer is seen before {as_cutoff(as_of):%Y-%m-%d}: the data starts "

@@ -115,7 +115,9 @@ def score_with_plan(
             f"{model_uri} was logged by an older cxml whose model cannot leave its action "
             "plan out of Spark's batches; train it again, or score it with engine: duckdb"
         )
-    snapshot = build_snapshot(tables, as_of, pipeline.features, output="lazy")
+    snapshot = build_snapshot(
+        tables, as_of, pipeline.features, output="lazy", undated_customers=True
+    )
     inputs = _model_input(snapshot, as_cutoff(as_of), pipeline.feature_columns_)
     # Python workers must run this interpreter to unpickle the model (cxml travels as code).
     os.environ["PYSPARK_PYTHON"] = sys.executable
@@ -172,7 +174,7 @@ def _planned(
 def snapshot_frame(tables: Tables, as_of: Any, spec: FeatureSpec | None = None) -> DataFrame:
     """The snapshot at `as_of` as a registered model takes it (``customer_id``, ``cutoff``,
     the features), a lazy Spark DataFrame: what ``cxml snapshot`` writes."""
-    snapshot = build_snapshot(tables, as_of, spec, output="lazy")
+    snapshot = build_snapshot(tables, as_of, spec, output="lazy", undated_customers=True)
     features = snapshot.collect_schema().names()[1:]
     return _model_input(snapshot, as_cutoff(as_of), features)
 

@@ -210,6 +210,11 @@ def test_validate_checks_eligibility_rules_before_any_training(
         cwd=tmp_path,
     )  # fmt: skip
     assert_bad_input(result, "action 'call'", "unknown column 'no_such_column'")
+    # Customer attributes are columns a rule may use, as in training.
+    retail = ROOT / "configs" / "synthetic_retail.yaml"
+    rule = "actions.catalogue[0].eligible=email_consent and age > 30 and region == 'north'"
+    result = run_cxml("validate", retail, "--set", rule, "--quiet", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
 
 
 def test_missing_data_file_exits_2_naming_table_and_path(run_cxml: RunCxml, tmp_path: Path) -> None:

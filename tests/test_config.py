@@ -502,8 +502,39 @@ def test_override_paths_index_lists_as_error_messages_name_them():
     with pytest.raises(ConfigError) as info:
         load_config(CONFIGS / "cdnow.yaml", ["actions.catalogue[3].cost=1"])
     assert str(info.value) == "--set actions.catalogue[3].cost: actions.catalogue has 3 item(s)"
+    with pytest.raises(ConfigError) as info:
+        load_config(CONFIGS / "cdnow.yaml", ["actions.catalogue.cost=1"])
+    assert str(info.value) == (
+        "--set actions.catalogue.cost: actions.catalogue is a list; name an item, "
+        "e.g. actions.catalogue[0].cost"
+    )
     with pytest.raises(ConfigError, match=r"churn\.horizon is a value, not a section"):
         load_config(CONFIGS / "cdnow.yaml", ["churn.horizon[0]=1"])
+
+
+def test_yaml_dates_merge_keys_and_repeated_keys(tmp_path):
+    """Dates reach the schema as text (midnight times allowed, impossible days named by
+    key); YAML merge keys work; a key written twice in one mapping is refused."""
+    path = tmp_path / "c.yaml"
+    text = (
+        "name: demo\ndata: {dataset: {name: cdnow}}\n"
+        "models:\n"
+        "  churn: {lightgbm: &lgbm {num_leaves: 7, learning_rate: 0.1}}\n"
+        "  clv: {lightgbm: {<<: *lgbm, num_leaves: 9}}\n"
+        "training: {cutoffs: [1997-04-01 00:00:00, 1997-07-01T00:00], holdout: 1998-01-01}\n"
+    )
+    path.write_text(text)
+    config = load_config(path)
+    assert config.training.cutoffs == (dt.date(1997, 4, 1), dt.date(1997, 7, 1))
+    assert config.models.churn.lightgbm.num_leaves == 7
+    assert config.models.clv.lightgbm.num_leaves == 9
+    assert config.models.clv.lightgbm.learning_rate == 0.1
+    path.write_text(text.replace("holdout: 1998-01-01", "holdout: 1998-02-30"))
+    with pytest.raises(ConfigError, match=r'training\.holdout: must be .* got "1998-02-30"'):
+        load_config(path)
+    path.write_text("name: demo\nname: again\n")
+    with pytest.raises(ConfigError, match="line 2, column 1: key 'name' appears twice"):
+        load_config(path)
 
 
 def test_override_creates_missing_sections_and_later_overrides_win():

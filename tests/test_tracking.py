@@ -319,14 +319,14 @@ def test_same_config_and_seed_train_to_identical_scores(
 def test_a_failing_train_marks_its_run_failed(
     store: Store, client: MlflowClient, run_cxml: RunCxml
 ) -> None:
-    # No customer exists before 1997-01-01: the run starts, then training fails.
+    # No customer exists before 1997-01-01: the run starts, then the cut-offs are refused.
     result = run_cxml(
         "train", CDNOW_CONFIG, *SAMPLE, "--set", "training.cutoffs=[1997-01-01]",
         "--set", "mlflow.experiment=cdnow_failing", "--quiet", cwd=store.cwd,
     )  # fmt: skip
     assert result.returncode == 2, result.stderr
     assert "Traceback" not in result.stderr
-    assert "no customer is seen before" in one_line(result.stderr)
+    assert "cut-off 1997-01-01 is not after the first event" in one_line(result.stderr)
     experiment = client.get_experiment_by_name("cdnow_failing")
     runs = client.search_runs([experiment.experiment_id])
     assert [r.info.status for r in runs] == ["FAILED"]

@@ -170,7 +170,7 @@ class Tables:
             columns = frame.collect_schema().names()
             summary = (
                 {"first": nw.col("timestamp").min(), "last": nw.col("timestamp").max()}
-                if "timestamp" in columns
+                if "timestamp" in schema.names  # an event table (customers may hold any column)
                 else {}
             )
             stats = check_rules(frame, rules_for(schema, columns, parsed), scope, table, summary)
@@ -192,7 +192,7 @@ class Tables:
         """The same tables restricted to a random `fraction` of the customers, each with
         their whole history (chosen by a seeded hash of the id, lazily, on the engine).
 
-        ``observed_until`` stays that of the full data.
+        ``observed_from`` and ``observed_until`` stay those of the full data.
         """
         if not (isinstance(fraction, int | float) and 0 < fraction <= 1):
             raise ParameterError(f"sample fraction must lie in (0, 1], got {fraction!r}")

@@ -50,17 +50,20 @@ def available_columns(tables: Tables) -> dict[str, list[str]]:
     return {name: frame.collect_schema().names() for name, frame in tables.frames().items()}
 
 
-def _attribute_columns(tables: Tables, spec: FeatureSpec) -> list[str]:
+def attribute_columns(tables: Tables, spec: FeatureSpec) -> list[str]:
+    """The customers-table columns a snapshot passes through as attributes."""
     if tables.customers is None or "attributes" not in spec.groups:
         return []
     return [c for c in tables.customers.collect_schema().names() if c not in CUSTOMERS.names]
 
 
-def snapshot_frame(tables: Tables, cutoff: dt.datetime, spec: FeatureSpec) -> nw.LazyFrame:
-    """The lazy snapshot: customer_id and the feature columns."""
+def snapshot_frame(
+    tables: Tables, cutoff: dt.datetime, spec: FeatureSpec, undated_customers: bool = False
+) -> nw.LazyFrame:
+    """The lazy snapshot: customer_id and the feature columns (`build_snapshot`)."""
     todo = plan(spec, available_columns(tables))
     ctx = Context(cutoff=sources.to_days(cutoff), unit=spec.unit_days)
-    frame = sources.population(tables, cutoff)
+    frame = sources.population(tables, cutoff, undated_customers)
     by_source: dict[str, list[Metric]] = {}
     for metric in todo.metrics:
         by_source.setdefault(metric.source, []).append(metric)
@@ -74,7 +77,7 @@ def snapshot_frame(tables: Tables, cutoff: dt.datetime, spec: FeatureSpec) -> nw
         frame = frame.with_columns(nw.col(c).fill_null(0) for c in zero_fill)
     for level in todo.derived:
         frame = frame.with_columns(d.expr(ctx).alias(d.name) for d in level)
-    attributes = _attribute_columns(tables, spec)
+    attributes = attribute_columns(tables, spec)
     if attributes:
         frame = frame.join(
             sources.customers(tables, cutoff).select("customer_id", *attributes),
@@ -90,6 +93,7 @@ def build_snapshot(
     spec: FeatureSpec | None = None,
     *,
     output: Output = "pandas",
+    undated_customers: bool = False,
 ) -> Any:
     """One row per customer first seen before `cutoff`, indexed by ``customer_id``.
 
@@ -109,9 +113,15 @@ def build_snapshot(
         ``"pandas"`` (default), ``"lazy"`` for the un-executed narwhals frame, or
         ``"native"`` for the engine's own (a Spark DataFrame on Spark-backed tables);
         the lazy forms have ``customer_id`` as a column and engine types.
+    undated_customers
+        Also give a row to every customers-table row without a signup date (or every row
+        when the table has no ``signup_date``): for scoring the present, where every input
+        customer must appear. Off for past cut-offs, where they may not have been customers
+        yet (training frames and labels leave them out).
     """
     spec = spec or FeatureSpec()
-    return as_output(snapshot_frame(tables, as_cutoff(cutoff), spec), output, to_pandas)
+    frame = snapshot_frame(tables, as_cutoff(cutoff), spec, undated_customers)
+    return as_output(frame, output, to_pandas)
 
 
 def as_output(frame: nw.LazyFrame, output: Output, to_pandas: Any) -> Any:

@@ -92,14 +92,24 @@ def customers(tables: Tables, cutoff: dt.datetime) -> nw.LazyFrame:
     return frame
 
 
-def population(tables: Tables, cutoff: dt.datetime) -> nw.LazyFrame:
-    """Customers first seen before the cut-off: a purchase, an interaction or a signup; a
-    customer of the customers table without a signup date counts as seen at every cut-off."""
+def population(tables: Tables, cutoff: dt.datetime, undated: bool = False) -> nw.LazyFrame:
+    """Customers first seen before the cut-off: a purchase, an interaction or a signup.
+
+    With `undated`, rows of the customers table without a signup date (every row, when it
+    has no such column) count as seen: right for scoring the present, where every customer
+    gets a row, but not for past cut-offs, when they may not have been customers yet.
+    """
     ids = [lines(tables, cutoff).select("customer_id")]
     if tables.interactions is not None:
         ids.append(events(tables, cutoff).select("customer_id"))
     if tables.customers is not None:
-        ids.append(customers(tables, cutoff).select("customer_id"))
+        if "signup_date" in tables.customers.collect_schema().names():
+            signed = nw.col("signup_date") < cutoff
+            if undated:
+                signed = signed | nw.col("signup_date").is_null()
+            ids.append(tables.customers.filter(signed).select("customer_id"))
+        elif undated:
+            ids.append(tables.customers.select("customer_id"))
     return nw.concat(ids).group_by("customer_id").agg()
 
 

@@ -42,9 +42,8 @@ def reference_snapshot(
     ids = set(tx["customer_id"])
     if ix is not None:
         ids |= set(ix["customer_id"])
-    if cust is not None:  # without a signup date, a customer row counts as seen
-        signed = cust["signup_date"] if "signup_date" in cust else pd.Series(pd.NaT, cust.index)
-        ids |= set(cust.loc[signed.isna() | (signed < cutoff), "customer_id"])
+    if cust is not None and "signup_date" in cust:
+        ids |= set(cust.loc[cust["signup_date"] < cutoff, "customer_id"])
     rows = []
     for cid in sorted(ids):
         row: dict[str, object] = {"customer_id": cid}

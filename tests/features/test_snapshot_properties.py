@@ -202,12 +202,13 @@ def test_events_at_or_after_the_cutoff_change_nothing(data, cut):
 
 
 @pytest.mark.parametrize("signup", ["column absent", "value blank"])
-def test_a_customer_row_without_signup_date_is_in_the_snapshot(signup: str) -> None:
-    """Customers 2 and 3 never bought; without a known signup date they are kept (every
-    input customer is scored), while customer 4, signed up after the cut-off, is not."""
-    tx = pd.DataFrame({"customer_id": [1], "timestamp": [_stamp(86_400)], "amount": [10.0]}).astype(
-        {"timestamp": "datetime64[us]"}
-    )
+def test_customer_rows_without_signup_date_are_scored_but_not_trained_on(signup: str) -> None:
+    """Customers 2 and 3 never bought and have no known signup date: a snapshot for scoring
+    gives them a row (every input customer is scored); a point-in-time snapshot, as training
+    uses, does not (they may not have been customers yet). Customer 4 signed up after the
+    cut-off: in neither."""
+    tx = pd.DataFrame({"customer_id": [1], "timestamp": [_stamp(86_400)], "amount": [10.0]})
+    tx = tx.astype({"timestamp": "datetime64[us]"})
     cust = pd.DataFrame({"customer_id": [1, 2, 3, 4], "region": ["north"] * 4})
     if signup == "value blank":
         cust["signup_date"] = pd.to_datetime(
@@ -215,6 +216,8 @@ def test_a_customer_row_without_signup_date_is_in_the_snapshot(signup: str) -> N
         ).astype("datetime64[us]")
     else:
         cust = cust[cust["customer_id"] != 4]
-    snapshot = build_snapshot(_tables(tx, None, cust), _stamp(SPAN_S), SPEC)
-    assert sorted(snapshot.index) == [1, 2, 3]
-    assert snapshot.loc[[2, 3], "n_orders"].tolist() == [0, 0]
+    tables = _tables(tx, None, cust)
+    scoring = build_snapshot(tables, _stamp(SPAN_S), SPEC, undated_customers=True)
+    assert sorted(scoring.index) == [1, 2, 3]
+    assert scoring.loc[[2, 3], "n_orders"].tolist() == [0, 0]
+    assert build_snapshot(tables, _stamp(SPAN_S), SPEC).index.tolist() == [1]
