@@ -382,12 +382,7 @@ def _score_to(project: Any, model_uri: str, as_of: str, output: str | Path) -> p
     with _step(f"Loading {model_uri}"):
         model = load_model(model_uri, project.mlflow.tracking_uri)
     tables = _tables(project)
-    if pd.Timestamp(as_of) > tables.observed_until:
-        errors.print(
-            f"[yellow]warning:[/] --as-of {as_of} is after the end of the data "
-            f"({tables.observed_until:%Y-%m-%d}): every customer looks inactive for the gap",
-            highlight=False,
-        )
+    _warn_past_data(tables, as_of)
     with _step(f"Scoring every customer at {as_of}"):
         scores = score_with(model, tables, as_of, close=True)
     write_table(scores, Path(output))
@@ -397,6 +392,16 @@ def _score_to(project: Any, model_uri: str, as_of: str, output: str | Path) -> p
 
         _print_plan(project, ActionPlan.from_scores(scores))
     return scores
+
+
+def _warn_past_data(tables: Any, as_of: str | None) -> None:
+    """Warn when `as_of` lies after the end of the data."""
+    if as_of is not None and pd.Timestamp(as_of) > tables.observed_until:
+        errors.print(
+            f"[yellow]warning:[/] --as-of {as_of} is after the end of the data "
+            f"({tables.observed_until:%Y-%m-%d}): every customer looks inactive for the gap",
+            highlight=False,
+        )
 
 
 def _print_plan(project: Any, plan: Any) -> None:
@@ -411,6 +416,7 @@ def _score_on_spark(project: Any, model_uri: str, as_of: str, output: str) -> An
     if Path(output).suffix.lower() != ".parquet":
         raise ParameterError(f"output {output!r}: with engine spark, scores are Parquet")
     tables = _tables(project)
+    _warn_past_data(tables, as_of)
     with _step(f"Scoring every customer at {as_of} on Spark"):
         scores, plan = score_with_plan(
             tables, model_uri, as_of, tracking_uri=project.mlflow.tracking_uri
@@ -550,6 +556,7 @@ def _pipeline_and_scores(model: Any, tables: Any, as_of: str | None) -> tuple[An
     from cxml.tracking import score as score_with
 
     pipeline = pipeline_of(model)
+    _warn_past_data(tables, as_of)
     with _step(f"Scoring every customer at {as_of or 'the end of the data'}"):
         return pipeline, score_with(model, tables, as_of or tables.observed_until)
 

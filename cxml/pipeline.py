@@ -382,6 +382,7 @@ class Pipeline:
         X = self._features(frame)
         clv_horizon = self._clv_horizon()
         last = last_period_value(tables, holdout, clv_horizon).reindex(frame.index)
+        clv = self.clv_model_.predict(X)
         churn_scores = {
             "churn_model": self.churn_model_.predict_proba(X)[:, 1],
             RECENCY: self.recency_model_.predict_proba(X)[:, 1],
@@ -389,7 +390,7 @@ class Pipeline:
             BTYD_CHURN: btyd.predict_no_purchase(X, self.horizon).fillna(1.0).to_numpy(),
         }
         clv_predictions = {
-            f"clv_{self.clv_model_.kind}": self.clv_model_.predict(X),
+            f"clv_{self.clv_model_.kind}": clv,
             BTYD_CLV: btyd.predict_clv(X, clv_horizon, discount_rate=self.discount_rate)
             .fillna(0.0)
             .to_numpy(),
@@ -406,7 +407,7 @@ class Pipeline:
             churn_scores=churn_scores,
             value=self._future_value(tables, frame),
             clv_predictions=clv_predictions,
-            clv_intervals={f"clv_{self.clv_model_.kind}": self.clv_model_.predict_interval(X)},
+            clv_intervals={f"clv_{self.clv_model_.kind}": self.clv_model_.interval(clv)},
             baselines=(RECENCY, BTYD_CHURN, BTYD_CLV, LAST_PERIOD),
             btyd_check=check,
         )

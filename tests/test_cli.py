@@ -443,6 +443,12 @@ def test_train_logs_the_report_and_report_draws_the_registered_model(
     assert result.returncode == 0, result.stderr
     html = (tmp_path / "with_model.html").read_text()
     assert all(section in html for section in model_sections)
+    late = run_cxml(
+        "report", CDNOW_CONFIG, *SAMPLE, "--model", "models:/cdnow@champion",
+        "--as-of", "2000-01-01", "--output", "late.html", "--quiet", cwd=tmp_path,
+    )  # fmt: skip
+    assert late.returncode == 0, late.stderr
+    assert "warning: --as-of 2000-01-01 is after the end of the data" in one_line(late.stderr)
     grid = re.search(r'<section id="segments">.*?</section>', html).group(0)
     rows = re.findall(r"<tr><td>\w+</td><td>\w+</td><td>([\d,]+)</td>", grid)
     assert len(rows) == 9

@@ -7,14 +7,12 @@ engaged web/app audience (ENGAGED). See docs/models.md for the figures and what 
 
 from __future__ import annotations
 
-import lightgbm as lgb
 import pandas as pd
 import pytest
-from sklearn.metrics import roc_auc_score
 
 from cxml.data import Tables
 from cxml.datasets import make_synthetic
-from cxml.datasets.synthetic import oracle_churn_probability, oracle_state
+from cxml.evaluation.oracle import oracle_aucs
 from cxml.features import build_labels, build_training_frame
 from cxml.pipeline import Pipeline
 
@@ -55,45 +53,6 @@ def test_clv_intervals_cover_their_nominal_share(simulated) -> None:
     assert 0.77 <= pipeline.evaluation_.metric("clv_hybrid", "interval_coverage") <= 0.83
 
 
-def _projected_oracle(
-    pipeline: Pipeline, tables: Tables, truth: pd.DataFrame, with_state: bool
-) -> pd.Series:
-    """The full oracle's churn probability projected onto what an observer sees: a LightGBM
-    fitted (cross-entropy) to the oracle's probabilities at the training cut-offs from the
-    snapshot features (and, `with_state`, the true latent state), predicted at the holdout.
-
-    Its targets are noise-free probabilities, not 0/1 outcomes, so it estimates
-    E[oracle | features (, state)]: the best prediction from the history (plus the state).
-    """
-    frame = build_training_frame(tables, list(CUTOFFS), f"{HORIZON_DAYS}D")
-    parts, targets = [], []
-    for cutoff, part in frame.groupby("cutoff"):
-        rows = part[pipeline.feature_columns_].copy()
-        rows["state"] = oracle_state(truth, cutoff).reindex(rows.index).astype(str).to_numpy()
-        parts.append(rows)
-        targets.append(oracle_churn_probability(truth, cutoff, HORIZON_DAYS).reindex(rows.index))
-    X, y = pd.concat(parts), pd.concat(targets)
-    holdout = pipeline.snapshot(tables, HOLDOUT)[pipeline.feature_columns_].copy()
-    holdout["state"] = oracle_state(truth, HOLDOUT).reindex(holdout.index).astype(str).to_numpy()
-    states = sorted(set(X["state"]) | set(holdout["state"]))
-    for rows in (X, holdout):
-        rows["state"] = pd.Categorical(rows["state"], categories=states)
-    if not with_state:
-        X, holdout = X.drop(columns="state"), holdout.drop(columns="state")
-    model = lgb.LGBMRegressor(
-        objective="cross_entropy",
-        n_estimators=400,
-        learning_rate=0.05,
-        min_child_samples=50,
-        subsample=0.8,
-        subsample_freq=1,
-        colsample_bytree=0.8,
-        random_state=0,
-        verbose=-1,
-    ).fit(X, y)
-    return pd.Series(model.predict(holdout), index=holdout.index)
-
-
 def _aucs(simulated: Simulated) -> dict[str, float]:
     """ROC AUC on the holdout of the ChurnModel and of three references:
 
@@ -103,18 +62,18 @@ def _aucs(simulated: Simulated) -> dict[str, float]:
     - the history oracle sees only the history: an estimate of the best any model can do.
     """
     pipeline, tables, truth, labels = simulated
-    churned = labels["churned"]
-    oracle = oracle_churn_probability(truth, HOLDOUT, HORIZON_DAYS).reindex(labels.index)
-    aucs = {
-        "full oracle": roc_auc_score(churned, oracle),
-        "state oracle": roc_auc_score(
-            churned, _projected_oracle(pipeline, tables, truth, True).reindex(labels.index)
-        ),
-        "history oracle": roc_auc_score(
-            churned, _projected_oracle(pipeline, tables, truth, False).reindex(labels.index)
-        ),
-        "ChurnModel": pipeline.evaluation_.metric("churn_model", "roc_auc"),
-    }
+    features = pipeline.feature_columns_
+    frame = build_training_frame(tables, list(CUTOFFS), f"{HORIZON_DAYS}D")
+    snapshot = pipeline.snapshot(tables, HOLDOUT)
+    aucs = oracle_aucs(
+        frame[["cutoff", *features]],
+        snapshot[features],
+        labels["churned"],
+        truth,
+        HOLDOUT,
+        HORIZON_DAYS,
+    )
+    aucs["ChurnModel"] = pipeline.evaluation_.metric("churn_model", "roc_auc")
     print("\n" + ", ".join(f"{name} AUC {value:.4f}" for name, value in aucs.items()))
     assert aucs["ChurnModel"] > pipeline.evaluation_.metric("btyd_p_no_purchase", "roc_auc")
     assert aucs["ChurnModel"] > pipeline.evaluation_.metric("recency_rule", "roc_auc")

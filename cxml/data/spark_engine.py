@@ -292,8 +292,12 @@ def release(frame: nw.LazyFrame) -> None:
 
 
 def collect(frame: nw.LazyFrame) -> pd.DataFrame:
-    """Execute on Spark and bring the result to the driver as pandas (through Arrow)."""
-    return frame.collect("pandas").to_native()
+    """Execute on Spark and bring the result to the driver as pandas (through Arrow).
+
+    Spark hands over one pandas block per column; the copy joins them, since adding a column
+    to a frame of over 100 blocks is slow (pandas warns).
+    """
+    return frame.collect("pandas").to_native().copy()
 
 
 def result_limit(spark: SparkSession) -> int:

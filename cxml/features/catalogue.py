@@ -82,6 +82,9 @@ class Derived:
 
 Feature = Metric | Derived
 
+#: Event types the business starts; every other interaction is a touch by the customer.
+FIRM_INITIATED = ("email_sent", "campaign_contact")
+
 
 def _ratio(num: str, den: str) -> nw.Expr:
     """num / den, null where den is 0 or null."""
@@ -95,6 +98,10 @@ def _smoothed_trend(recent: str, previous: str) -> nw.Expr:
 
 def _is(event: str) -> Where:
     return lambda ctx: nw.col("event_type") == event
+
+
+def _customer_initiated(ctx: Context) -> nw.Expr:
+    return ~nw.col("event_type").is_in(FIRM_INITIATED)
 
 
 def _purchase_lines(ctx: Context) -> nw.Expr:
@@ -355,6 +362,7 @@ def _interactions(spec: FeatureSpec) -> list[Feature]:
                 f"days since the last '{e}' event; null if none",
             ),
         ]
+    out += _touches()
     visits = lambda ctx: nw.col("event_type").is_in(["web_visit", "app_visit"])  # noqa: E731
     for w in spec.windows:
         out += [
@@ -410,6 +418,67 @@ def _interactions(spec: FeatureSpec) -> list[Feature]:
             ),
         ]
     return out
+
+
+def _touches() -> list[Feature]:
+    """Touches: purchases and the interactions a customer starts (not `FIRM_INITIATED`).
+
+    The recency of the latest touch of any kind tells a customer who went quiet everywhere
+    from one who only stopped buying for a while.
+    """
+    touch = "purchases and customer-initiated interactions"
+    return [
+        Metric(
+            "_first_touch_t",
+            "interactions",
+            "events",
+            "min",
+            "first touch time",
+            "t",
+            where=_customer_initiated,
+        ),
+        Metric(
+            "_last_touch_t",
+            "interactions",
+            "events",
+            "max",
+            "last touch time",
+            "t",
+            where=_customer_initiated,
+        ),
+        Metric(
+            "_n_touch_events",
+            "interactions",
+            "events",
+            "count",
+            "customer-initiated events",
+            where=_customer_initiated,
+        ),
+        Derived(
+            "days_since_last_touch",
+            "interactions",
+            lambda ctx: ctx.cutoff - nw.max_horizontal("_last_t", "_last_touch_t"),
+            ("_last_t", "_last_touch_t"),
+            f"days since the latest of the {touch}; null if none",
+        ),
+        Derived(
+            "touches",
+            "interactions",
+            lambda ctx: nw.col("n_orders") + nw.col("_n_touch_events"),
+            ("n_orders", "_n_touch_events"),
+            f"{touch} (orders + events) before the cut-off",
+        ),
+        Derived(
+            "touches_per_day",
+            "interactions",
+            lambda ctx: (
+                nw.col("touches")
+                / (ctx.cutoff - nw.min_horizontal("_first_t", "_first_touch_t") + 1)
+            ),
+            ("touches", "_first_t", "_first_touch_t"),
+            "touches / (days since the first touch + 1); null if none",
+        ),
+    ]
 
 
 def _nps_class(ctx: Context) -> nw.Expr:

@@ -138,13 +138,12 @@ def as_output(frame: nw.LazyFrame, output: Output, to_pandas: Any) -> Any:
 def to_pandas(frame: nw.LazyFrame) -> pd.DataFrame:
     """Collect a snapshot-shaped frame: sorted, indexed by customer_id, text as categoricals,
     numbers as float64 (a count is whole until some customer lacks it: one type for both)."""
-    result = collect(frame.sort("customer_id"))
-    for col in result.columns:
-        if col == "customer_id":
-            continue
-        dtype = result[col].dtype
+    schema = frame.collect_schema()
+    counts = [c for c, t in schema.items() if c != "customer_id" and t.is_integer()]
+    # Cast on the engine: converting columns one by one in pandas fragments wide frames.
+    frame = frame.with_columns(nw.col(*counts).cast(nw.Float64)) if counts else frame
+    result = collect(frame.sort("customer_id")).set_index("customer_id")
+    for col, dtype in result.dtypes.items():
         if pd.api.types.is_string_dtype(dtype) or pd.api.types.is_object_dtype(dtype):
             result[col] = result[col].astype("category")
-        elif pd.api.types.is_integer_dtype(dtype):
-            result[col] = result[col].astype("float64")
-    return result.set_index("customer_id")
+    return result

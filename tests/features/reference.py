@@ -98,13 +98,24 @@ def reference_snapshot(
             disc = buys["discount"].sum()
             row["discount_share"] = _ratio(disc, gross + disc)
         if ix is not None:
-            _interaction_features(row, ix[ix["customer_id"] == cid], c, windows, event_types)
+            mine_ix = ix[ix["customer_id"] == cid]
+            _interaction_features(row, mine_ix, c, windows, event_types)
+            _touch_features(row, mine_ix, c, times)
         if cust is not None:
             _attribute_features(row, cust, cid, c)
         rows.append(row)
     return pd.DataFrame(rows, columns=["customer_id"] if not rows else None).set_index(
         "customer_id"
     )
+
+
+def _touch_features(row: dict, ev: pd.DataFrame, c: float, order_times: list[float]) -> None:
+    """Purchases and every interaction but e-mails sent and campaign contacts."""
+    own = ev.loc[~ev["event_type"].isin(["email_sent", "campaign_contact"]), "t"].tolist()
+    touches = own + order_times
+    row["days_since_last_touch"] = c - max(touches) if touches else np.nan
+    row["touches"] = len(touches)
+    row["touches_per_day"] = len(touches) / (c - min(touches) + 1) if touches else np.nan
 
 
 def _interaction_features(
