@@ -99,5 +99,10 @@ EVENT_TYPES: dict[str, str] = {
     "cancellation": "a contract was cancelled (contractual churn)",
 }
 
+#: Event types the business starts (and keeps sending after a customer has gone).
+FIRM_INITIATED = ("email_sent", "campaign_contact")
+#: Event types that are not a customer's engagement: those and the end of a contract.
+NOT_TOUCHES = (*FIRM_INITIATED, "cancellation")
+
 #: Valid ranges of `value` for survey event types (inclusive).
 SURVEY_RANGES: dict[str, tuple[float, float]] = {"nps": (0, 10), "csat": (1, 5), "ces": (1, 7)}

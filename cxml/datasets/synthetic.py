@@ -59,8 +59,6 @@ EVENTS = (
     "campaign_contact",
     "cancellation",
 )
-#: Interactions the firm initiates; they continue after a customer has dropped out.
-FIRM_INITIATED = ("email_sent", "campaign_contact")
 
 _AGE_MEAN, _AGE_SD = 45.0, 15.0
 _STREAMS = (

@@ -22,6 +22,7 @@ from typing import Literal
 
 import narwhals as nw
 
+from cxml.data import NOT_TOUCHES
 from cxml.features.spec import FeatureSpec, Group
 
 Source = Literal["lines", "orders", "days", "events", "latest", "customers"]
@@ -82,9 +83,6 @@ class Derived:
 
 Feature = Metric | Derived
 
-#: Event types the business starts; every other interaction is a touch by the customer.
-FIRM_INITIATED = ("email_sent", "campaign_contact")
-
 
 def _ratio(num: str, den: str) -> nw.Expr:
     """num / den, null where den is 0 or null."""
@@ -101,7 +99,7 @@ def _is(event: str) -> Where:
 
 
 def _customer_initiated(ctx: Context) -> nw.Expr:
-    return ~nw.col("event_type").is_in(FIRM_INITIATED)
+    return ~nw.col("event_type").is_in(NOT_TOUCHES)
 
 
 def _purchase_lines(ctx: Context) -> nw.Expr:
@@ -421,7 +419,7 @@ def _interactions(spec: FeatureSpec) -> list[Feature]:
 
 
 def _touches() -> list[Feature]:
-    """Touches: purchases and the interactions a customer starts (not `FIRM_INITIATED`).
+    """Touches: purchases and the interactions a customer starts (not `NOT_TOUCHES`).
 
     The recency of the latest touch of any kind tells a customer who went quiet everywhere
     from one who only stopped buying for a while.

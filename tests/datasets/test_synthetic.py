@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from cxml.data import Tables
+from cxml.data import FIRM_INITIATED, Tables
 from cxml.datasets import (
     make_synthetic,
     make_synthetic_frames,
@@ -15,7 +15,7 @@ from cxml.datasets import (
     oracle_expected_value,
     oracle_state,
 )
-from cxml.datasets.synthetic import FIRM_INITIATED, _propagate
+from cxml.datasets.synthetic import _propagate
 
 DAY = pd.Timedelta(days=1)
 

@@ -110,8 +110,9 @@ def reference_snapshot(
 
 
 def _touch_features(row: dict, ev: pd.DataFrame, c: float, order_times: list[float]) -> None:
-    """Purchases and every interaction but e-mails sent and campaign contacts."""
-    own = ev.loc[~ev["event_type"].isin(["email_sent", "campaign_contact"]), "t"].tolist()
+    """Purchases and every interaction but e-mails sent, campaign contacts, cancellations."""
+    others = ["email_sent", "campaign_contact", "cancellation"]
+    own = ev.loc[~ev["event_type"].isin(others), "t"].tolist()
     touches = own + order_times
     row["days_since_last_touch"] = c - max(touches) if touches else np.nan
     row["touches"] = len(touches)
