@@ -21,8 +21,9 @@ import pandas as pd
 import pytest
 from pandas.testing import assert_frame_equal
 
-from cxml.cli import DEMO_AS_OF, DEMO_CONFIG
+from cxml.cli import DEMO_AS_OF, DEMO_CONFIG, _warn_past_data
 from cxml.config import load_config, parse_config
+from cxml.data import Tables
 from cxml.datasets import load_cdnow
 from tests.conftest import CDNOW_CONFIG, ROOT, SAMPLE, RunCxml, cli_env, one_line
 
@@ -196,6 +197,20 @@ def test_bad_as_of_exits_2(run_cxml: RunCxml, tmp_path: Path, as_of: str, fragme
     assert "Traceback" not in result.stderr
     assert fragment in one_line(result.stderr).replace("│", "").replace("  ", " ")
     assert not (tmp_path / "snap.csv").exists()
+
+
+def test_as_of_after_the_data_warns_on_every_scoring_path(capsys: pytest.CaptureFixture) -> None:
+    """`score` (DuckDB and Spark) and `report --model` share this check."""
+    last = pd.Timestamp("1998-06-30 18:00")
+    tables = Tables(pd.DataFrame({"customer_id": [1], "timestamp": [last], "amount": [9.0]}))
+    for as_of in ("1998-06-30", "1998-07-01", None):
+        _warn_past_data(tables, as_of)
+        assert capsys.readouterr().err == ""
+    _warn_past_data(tables, "1998-07-02")
+    assert one_line(capsys.readouterr().err) == (
+        "warning: --as-of 1998-07-02 is after the end of the data (1998-07-01): every "
+        "customer looks inactive for the gap"
+    )
 
 
 def test_validate_checks_eligibility_rules_before_any_training(

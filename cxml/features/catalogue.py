@@ -98,7 +98,7 @@ def _is(event: str) -> Where:
     return lambda ctx: nw.col("event_type") == event
 
 
-def _customer_initiated(ctx: Context) -> nw.Expr:
+def _is_touch(ctx: Context) -> nw.Expr:
     return ~nw.col("event_type").is_in(NOT_TOUCHES)
 
 
@@ -419,12 +419,12 @@ def _interactions(spec: FeatureSpec) -> list[Feature]:
 
 
 def _touches() -> list[Feature]:
-    """Touches: purchases and the interactions a customer starts (not `NOT_TOUCHES`).
+    """Touches: purchases and every interaction whose type is not in `NOT_TOUCHES` (those the
+    business starts, and cancellations); other event types a business logs count as touches.
 
     The recency of the latest touch of any kind tells a customer who went quiet everywhere
     from one who only stopped buying for a while.
     """
-    touch = "purchases and customer-initiated interactions"
     return [
         Metric(
             "_first_touch_t",
@@ -433,7 +433,7 @@ def _touches() -> list[Feature]:
             "min",
             "first touch time",
             "t",
-            where=_customer_initiated,
+            where=_is_touch,
         ),
         Metric(
             "_last_touch_t",
@@ -442,7 +442,7 @@ def _touches() -> list[Feature]:
             "max",
             "last touch time",
             "t",
-            where=_customer_initiated,
+            where=_is_touch,
         ),
         Metric(
             "_n_touch_events",
@@ -450,21 +450,22 @@ def _touches() -> list[Feature]:
             "events",
             "count",
             "customer-initiated events",
-            where=_customer_initiated,
+            where=_is_touch,
         ),
         Derived(
             "days_since_last_touch",
             "interactions",
             lambda ctx: ctx.cutoff - nw.max_horizontal("_last_t", "_last_touch_t"),
             ("_last_t", "_last_touch_t"),
-            f"days since the latest of the {touch}; null if none",
+            "days since the latest touch (a purchase or an interaction not in NOT_TOUCHES); "
+            "null if none",
         ),
         Derived(
             "touches",
             "interactions",
             lambda ctx: nw.col("n_orders") + nw.col("_n_touch_events"),
             ("n_orders", "_n_touch_events"),
-            f"{touch} (orders + events) before the cut-off",
+            "touches before the cut-off: orders + interactions not in NOT_TOUCHES",
         ),
         Derived(
             "touches_per_day",

@@ -1,12 +1,12 @@
 """Reference churn predictions on simulated data: what an observer could know at best.
 
 `make_synthetic` keeps each customer's latent state, so a churn model can be compared with
-three references on the same holdout (``oracle_aucs``):
+three references on the same holdout (`oracle_aucs`):
 
 - the *full oracle* knows the latent state, purchase rate and hazards
   (`oracle_churn_probability`, Bayes-optimal);
 - the *state oracle* knows the true dropout state (active, fading, dropped) and sees the
-  history; the full oracle projected onto the snapshot features and the state;
+  history: the full oracle projected onto the snapshot features and the state;
 - the *history oracle* sees the history only: the full oracle projected onto the snapshot
   features, an estimate of the best any model of those features can do.
 
@@ -39,37 +39,6 @@ PROJECTION = {
 }
 
 
-def projected_oracle(
-    frame: pd.DataFrame,
-    snapshot: pd.DataFrame,
-    truth: pd.DataFrame,
-    holdout: Any,
-    horizon_days: float,
-    *,
-    with_state: bool,
-) -> pd.Series:
-    """The full oracle projected onto the features (and, `with_state`, the latent state).
-
-    `frame` holds feature rows with a ``cutoff`` column (the training cut-offs); `snapshot`
-    the same feature columns at the `holdout` cut-off. Returns a probability per `snapshot`
-    row.
-    """
-    features = [c for c in snapshot.columns if c != "cutoff"]
-    parts, targets = [], []
-    for cutoff, part in frame.groupby("cutoff", sort=True):
-        rows = part[features].copy()
-        if with_state:
-            rows["state"] = oracle_state(truth, cutoff).reindex(rows.index).array
-        parts.append(rows)
-        targets.append(oracle_churn_probability(truth, cutoff, horizon_days).reindex(rows.index))
-    X, y = pd.concat(parts), pd.concat(targets)
-    rows = snapshot[features].copy()
-    if with_state:
-        rows["state"] = oracle_state(truth, holdout).reindex(rows.index).array
-    model = lgb.LGBMRegressor(**PROJECTION).fit(X, y)
-    return pd.Series(model.predict(rows), index=rows.index, name="projected_oracle")
-
-
 def oracle_aucs(
     frame: pd.DataFrame,
     snapshot: pd.DataFrame,
@@ -78,18 +47,26 @@ def oracle_aucs(
     holdout: Any,
     horizon_days: float,
 ) -> dict[str, float]:
-    """Holdout ROC AUC of the full, state and history oracles for the outcomes `churned`
-    (indexed by customer, the `snapshot` rows' customers)."""
+    """Holdout ROC AUC of the full, state and history oracles.
+
+    `frame` holds feature rows with a ``cutoff`` column (the training cut-offs); `snapshot`
+    the same feature columns at the `holdout` cut-off; `churned` the outcomes, indexed by
+    customer.
+    """
+    features = [c for c in snapshot.columns if c != "cutoff"]
+    parts, targets = [], []
+    for cutoff, part in frame.groupby("cutoff", sort=True):
+        rows = part[features].copy()
+        rows["state"] = oracle_state(truth, cutoff).reindex(rows.index).array
+        parts.append(rows)
+        targets.append(oracle_churn_probability(truth, cutoff, horizon_days).reindex(rows.index))
+    X, y = pd.concat(parts), pd.concat(targets)
+    rows = snapshot[features].copy()
+    rows["state"] = oracle_state(truth, holdout).reindex(rows.index).array
     full = oracle_churn_probability(truth, holdout, horizon_days)
-    return {
-        "full oracle": roc_auc_score(churned, full.reindex(churned.index)),
-        **{
-            name: roc_auc_score(
-                churned,
-                projected_oracle(
-                    frame, snapshot, truth, holdout, horizon_days, with_state=state
-                ).reindex(churned.index),
-            )
-            for name, state in (("state oracle", True), ("history oracle", False))
-        },
-    }
+    aucs = {"full oracle": roc_auc_score(churned, full.reindex(churned.index))}
+    for name, columns in (("state oracle", [*features, "state"]), ("history oracle", features)):
+        projection = lgb.LGBMRegressor(**PROJECTION).fit(X[columns], y)
+        predicted = pd.Series(projection.predict(rows[columns]), index=rows.index)
+        aucs[name] = roc_auc_score(churned, predicted.reindex(churned.index))
+    return aucs
