@@ -288,8 +288,6 @@ class Pipeline:
         self.clv_model_ = clv_template.fit(X, self._future_value(tables, frame))
         if holdout is None:
             latest = frame[frame["cutoff"] == frame["cutoff"].max()]
-            self.btyd_ = clone(btyd_template).fit(latest)
-            self.evaluation_ = None
         else:
             latest = build_training_frame(
                 tables,
@@ -299,10 +297,12 @@ class Pipeline:
                 churn_event=self.churn_event,
                 discount_rate=self.discount_rate,
             )
-            self.btyd_ = clone(btyd_template).fit(latest)
-            self.evaluation_ = self._evaluate(tables, holdout, latest, self.btyd_)
-        calibration = latest[["cutoff", *self.feature_columns_]]
+        self.btyd_ = clone(btyd_template).fit(latest)
         clv = self.clv_model_.predict(latest[self.feature_columns_])
+        self.evaluation_ = (
+            None if holdout is None else self._evaluate(tables, holdout, latest, self.btyd_, clv)
+        )
+        calibration = latest[["cutoff", *self.feature_columns_]]
         self.value_thresholds_ = tuple(float(q) for q in np.quantile(clv, [1 / 3, 2 / 3]))
         self.uplift_, self.uplift_report_, self.plan_ = None, None, None
         if self.actions is not None:
@@ -376,13 +376,20 @@ class Pipeline:
         return self._evaluate(tables, as_of, frame, btyd)
 
     def _evaluate(
-        self, tables: Tables, holdout: Any, frame: pd.DataFrame, btyd: BTYDModel
+        self,
+        tables: Tables,
+        holdout: Any,
+        frame: pd.DataFrame,
+        btyd: BTYDModel,
+        clv: np.ndarray | None = None,
     ) -> Evaluation:
-        """Every model and baseline on a labelled frame; `btyd` gives the BTYD baselines."""
+        """Every model and baseline on a labelled frame; `btyd` gives the BTYD baselines and
+        `clv` the CLV model's predictions for the frame, when already made."""
         X = self._features(frame)
         clv_horizon = self._clv_horizon()
         last = last_period_value(tables, holdout, clv_horizon).reindex(frame.index)
-        clv = self.clv_model_.predict(X)
+        if clv is None:
+            clv = self.clv_model_.predict(X)
         churn_scores = {
             "churn_model": self.churn_model_.predict_proba(X)[:, 1],
             RECENCY: self.recency_model_.predict_proba(X)[:, 1],

@@ -27,11 +27,11 @@ def engaged() -> dict[str, float]:
     return figures(*simulate(CUSTOMERS, SEED, SETTINGS["engaged"]))
 
 
-def _check_order(figures: dict[str, float]) -> None:
-    print("\n" + ", ".join(f"{name} {value:.4f}" for name, value in figures.items()))
-    assert figures["ChurnModel"] > figures["btyd"]
-    assert figures["ChurnModel"] > figures["recency"]
-    assert figures["full oracle"] > figures["state oracle"] > figures["history oracle"]
+def _check_order(found: dict[str, float]) -> None:
+    print("\n" + ", ".join(f"{name} {value:.4f}" for name, value in found.items()))
+    assert found["ChurnModel"] > found["btyd"]
+    assert found["ChurnModel"] > found["recency"]
+    assert found["full oracle"] > found["state oracle"] > found["history oracle"]
 
 
 def test_churn_probabilities_are_calibrated(default: dict[str, float]) -> None:

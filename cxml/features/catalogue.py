@@ -449,7 +449,7 @@ def _touches() -> list[Feature]:
             "interactions",
             "events",
             "count",
-            "customer-initiated events",
+            "interactions that are touches",
             where=_is_touch,
         ),
         Derived(
