@@ -19,6 +19,9 @@ from cxml.errors import ParameterError
 # Shared input checks live with the churn metrics; both layers validate the same way.
 from cxml.evaluation.churn import _same_length, _top_order, _vector
 
+#: Groups of the decile table, decile MAPE and the CLV-by-decile figure.
+DECILES = 10
+
 
 def _pair(y_true: ArrayLike, y_pred: ArrayLike) -> tuple[np.ndarray, np.ndarray]:
     y = _vector(y_true, "y_true")
@@ -61,7 +64,7 @@ def normalized_gini(y_true: ArrayLike, y_pred: ArrayLike) -> float:
     return _gini(y, f) / best if best != 0 else math.nan
 
 
-def decile_table(y_true: ArrayLike, y_pred: ArrayLike, n: int = 10) -> pd.DataFrame:
+def decile_table(y_true: ArrayLike, y_pred: ArrayLike, n: int = DECILES) -> pd.DataFrame:
     """Customers split into `n` equal-count groups by predicted value, with means and sums.
 
     Group 1 holds the highest predictions. Customers are ranked by descending prediction
@@ -92,7 +95,7 @@ def decile_table(y_true: ArrayLike, y_pred: ArrayLike, n: int = 10) -> pd.DataFr
     )
 
 
-def decile_mape(y_true: ArrayLike, y_pred: ArrayLike, n: int = 10) -> float:
+def decile_mape(y_true: ArrayLike, y_pred: ArrayLike, n: int = DECILES) -> float:
     """Mean absolute percentage error of mean predicted vs mean actual value per decile.
 
     A fraction (0.12 = 12 %). Deciles are those of :func:`decile_table`. Deciles whose
@@ -178,7 +181,7 @@ def clv_metrics(y_true: ArrayLike, y_pred: ArrayLike) -> dict[str, float]:
     return {
         "normalized_gini": normalized_gini(y, f),
         "spearman": math.nan if constant else float(spearmanr(y, f).statistic),
-        "decile_mape": decile_mape(y, f) if n >= 10 else math.nan,
+        "decile_mape": decile_mape(y, f) if n >= DECILES else math.nan,
         "mae": float(mean_absolute_error(y, f)),
         "rmse": float(root_mean_squared_error(y, f)),
         "aggregate_error": (sum_pred - sum_actual) / sum_actual if sum_actual != 0 else math.nan,

@@ -12,7 +12,7 @@ from numpy.typing import ArrayLike
 
 from cxml.errors import ParameterError
 from cxml.evaluation.churn import _same_length, _vector, churn_metrics
-from cxml.evaluation.clv import clv_metrics
+from cxml.evaluation.clv import DECILES, clv_metrics
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -46,9 +46,11 @@ class Evaluation:
 
     def wide(self) -> pd.DataFrame:
         """One row per (task, model, role), one column per metric."""
-        return self.table.pivot_table(
-            index=["task", "model", "role"], columns="metric", values="value", sort=False
-        ).reset_index()
+        keys = ["task", "model", "role"]
+        # Every metric stays a column, even one NaN for every model (a one-class holdout).
+        wide = self.table.set_index([*keys, "metric"])["value"].unstack("metric")
+        rows = pd.MultiIndex.from_frame(self.table[keys].drop_duplicates())
+        return wide.reindex(index=rows, columns=self.table["metric"].unique()).reset_index()
 
 
 def _interval_metrics(y: np.ndarray, interval: ArrayLike, name: str) -> dict[str, float]:
@@ -161,10 +163,10 @@ def _figures(
         drawn["reliability_curve"] = plots.reliability_curve(churned, churn_scores)
         drawn["cumulative_gains"] = plots.cumulative_gains(churned, churn_scores)
     models = [name for name in clv_predictions if name not in baselines]
-    if value is not None and models:
+    if value is not None and models and len(value) >= DECILES:  # else decile MAPE is NaN
         predicted = _vector(clv_predictions[models[0]], models[0])
         _same_length(value=value, predicted=predicted)
-        drawn["clv_by_decile"] = plots.clv_by_decile(value, predicted)
+        drawn["clv_by_decile"] = plots.clv_by_decile(value, predicted, DECILES)
     if btyd_check is not None:
         drawn["holdout_transactions_by_frequency"] = plots.holdout_transactions_by_frequency(
             btyd_check.calibration_frequency,

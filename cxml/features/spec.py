@@ -98,7 +98,7 @@ def parse_horizon(horizon: Horizon) -> pd.DateOffset | pd.Timedelta:
         offset: Any = pd.Timedelta(days=horizon)
     elif isinstance(horizon, dt.timedelta):
         offset = pd.Timedelta(horizon)
-    elif isinstance(horizon, pd.DateOffset):
+    elif isinstance(horizon, pd.offsets.BaseOffset):
         offset = horizon
     elif isinstance(horizon, str) and (m := _HORIZON.match(horizon)):
         n, unit = int(m.group(1)), m.group(2).upper()

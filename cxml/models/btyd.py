@@ -634,6 +634,10 @@ def _fit_error(what: str, n_customers: int, n_repeaters: int, problem: str) -> M
 # --------------------------------------------------------------------------- horizons
 
 
+#: Where an anchored offset's length is measured from (as `parse_horizon` checks it).
+_REFERENCE_DAY = pd.Timestamp("2000-01-01")
+
+
 def _in_units(value: Any, name: str, unit_days: float) -> float:
     """A length as a number of model time units (numbers already are) — must be > 0."""
     if isinstance(value, bool):
@@ -645,12 +649,16 @@ def _in_units(value: Any, name: str, unit_days: float) -> float:
             offset = parse_horizon(value)
         except SnapshotError as exc:
             raise ParameterError(f"{name}: {exc}") from None
+        kwds = getattr(offset, "kwds", {})
         if isinstance(offset, pd.Timedelta):
             days = offset / pd.Timedelta(days=1)
-        else:
-            kwds = offset.kwds
+        elif type(offset) is pd.DateOffset and set(kwds) <= {"years", "months", "weeks", "days"}:
+            # Relative months and years count as their average length, n times over.
             months = kwds.get("months", 0) + 12 * kwds.get("years", 0)
-            days = months * DAYS_PER_YEAR / 12 + kwds.get("days", 0) + 7 * kwds.get("weeks", 0)
+            one = months * DAYS_PER_YEAR / 12 + kwds.get("days", 0) + 7 * kwds.get("weeks", 0)
+            days = offset.n * one
+        else:  # ticks (Day(90)) and anchored offsets (MonthBegin(6)): as long as they reach
+            days = (_REFERENCE_DAY + offset - _REFERENCE_DAY) / pd.Timedelta(days=1)
         units = days / unit_days
     if not (math.isfinite(units) and units > 0):
         raise ParameterError(f"{name} must be positive and finite, got {value!r}")

@@ -163,7 +163,25 @@ def test_wide_has_one_row_per_model_and_one_column_per_metric(result):
     assert math.isnan(wide.loc[wide["model"] == "last_period", "interval_coverage"].iloc[0])
 
 
+def test_wide_keeps_a_metric_that_is_nan_for_every_model():
+    """A holdout where everyone churned has no ROC AUC; the column stays, as NaN."""
+    churned = np.ones(20, dtype=bool)
+    scores = {"a": np.linspace(0.1, 0.9, 20), "b": np.linspace(0.9, 0.1, 20)}
+    wide = evaluate(churned=churned, churn_scores=scores, baselines=["b"], figures=False).wide()
+    assert list(wide["model"]) == ["a", "b"] and list(wide["role"]) == ["model", "baseline"]
+    assert wide["roc_auc"].isna().all()
+    assert wide["brier"].notna().all()
+
+
 # --------------------------------------------------------------------------- figures
+
+
+def test_no_clv_decile_chart_below_ten_customers():
+    """Like decile MAPE (NaN below ten customers), the chart is left out, not an error."""
+    value, predicted = np.arange(8.0), np.arange(8.0) + 1
+    result = evaluate(value=value, clv_predictions={"clv": predicted})
+    assert result.figures == {}
+    assert math.isnan(metric_rows(result.table, "clv", "clv")["decile_mape"])
 
 
 def test_every_figure_when_everything_is_given(result):

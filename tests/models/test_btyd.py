@@ -354,6 +354,29 @@ def test_invalid_parameters_raise_parameter_error_at_fit(cdnow, params):
         BTYDModel(**params).fit(cdnow)
 
 
+@pytest.mark.parametrize(
+    ("offset", "text"),
+    [
+        (pd.DateOffset(months=3) * 2, "6M"),
+        (pd.DateOffset(years=1, n=2), "2Y"),
+        (pd.offsets.Day(90), "90D"),
+        (pd.offsets.Week(2), "2W"),
+    ],
+)
+def test_offset_horizons_count_their_multiplier(cdnow, fitted, offset, text):
+    model = fitted["bgnbd"]
+    expected = model.predict_purchases(cdnow, text)
+    assert np.allclose(model.predict_purchases(cdnow, offset), expected, rtol=1e-12)
+    assert np.allclose(model.predict_clv(cdnow, offset), model.predict_clv(cdnow, text))
+
+
+def test_anchored_offset_horizons_last_as_long_as_they_reach(cdnow, fitted):
+    """MonthBegin(6) from the reference day 2000-01-01 reaches 2000-07-01: 182 days."""
+    model = fitted["bgnbd"]
+    found = model.predict_purchases(cdnow, pd.offsets.MonthBegin(6))
+    assert np.allclose(found, model.predict_purchases(cdnow, "182D"), rtol=1e-12)
+
+
 def test_invalid_horizons_raise_parameter_error(cdnow, fitted):
     model = fitted["bgnbd"]
     for horizon in (0, -3, "soon", True):
