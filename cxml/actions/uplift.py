@@ -167,8 +167,8 @@ class UpliftModel(BaseEstimator):
         mu1 = lgb.LGBMClassifier(**self._params(1)).fit(X[t], y[t])
         if self.learner == "t":
             return _Learner(mu0, mu1, None, None, float(t.mean()))
-        imputed_t = y[t] - mu0.predict_proba(X[t])[:, 1]
-        imputed_c = mu1.predict_proba(X[~t])[:, 1] - y[~t]
+        imputed_t = y[t] - _retained(mu0, X[t])
+        imputed_c = _retained(mu1, X[~t]) - y[~t]
         tau1 = lgb.LGBMRegressor(**self._params(2)).fit(X[t], imputed_t)
         tau0 = lgb.LGBMRegressor(**self._params(3)).fit(X[~t], imputed_c)
         return _Learner(mu0, mu1, tau0, tau1, float(t.mean()))
@@ -176,7 +176,7 @@ class UpliftModel(BaseEstimator):
     @staticmethod
     def _effect(learner: _Learner, X: pd.DataFrame) -> np.ndarray:
         if learner.effect_control is None or learner.effect_treated is None:
-            return learner.treated.predict_proba(X)[:, 1] - learner.control.predict_proba(X)[:, 1]
+            return _retained(learner.treated, X) - _retained(learner.control, X)
         g = learner.treated_share
         return g * learner.effect_control.predict(X) + (1 - g) * learner.effect_treated.predict(X)
 
@@ -188,6 +188,13 @@ class UpliftModel(BaseEstimator):
         for train, test in folds.split(X, strata):
             out[test] = self._effect(self._fit_one(X.iloc[train], t[train], y[train]), X.iloc[test])
         return out
+
+
+def _retained(model: lgb.LGBMClassifier, X: pd.DataFrame) -> np.ndarray:
+    """P(retained), also from a classifier of an arm whose contacts all had one outcome:
+    LightGBM then knows one class, and its probability is in column 0, not 1."""
+    column = np.flatnonzero(model.classes_ == 1)
+    return model.predict_proba(X)[:, column[0]] if column.size else np.zeros(len(X))
 
 
 def unlearned_report(actions: list[str], reason: str) -> pd.DataFrame:
