@@ -86,17 +86,53 @@ def value_at_stake(churn_probability: np.ndarray, clv: np.ndarray) -> np.ndarray
 
 
 def check_columns(catalogue: Catalogue, columns: pd.Index) -> None:
-    """RuleError naming the action when a consent column the catalogue needs is missing."""
+    """RuleError naming the action when a consent or contact-recency column the catalogue
+    needs is missing (a cool-down without recency data would silently not apply)."""
     for action in catalogue.catalogue:
         flag = catalogue.consent.get(action.channel)
         if flag is not None and flag not in columns:
             raise RuleError(
                 action.name,
                 flag,
-                0,
+                None,
                 f"consent column {flag!r} of channel {action.channel!r} is not in the "
                 "snapshot (is it a customers-table attribute?)",
             )
+        column = contact_column(action.channel)
+        if catalogue.cooldown_days.get(action.channel) and column not in columns:
+            raise RuleError(
+                action.name,
+                column,
+                None,
+                f"channel {action.channel!r} has a cool-down but the frame has no {column!r} "
+                "column (days since the last contact, NaN for never; see days_since_contact)",
+            )
+
+
+def _consented(frame: pd.DataFrame, flag: str, action: str) -> np.ndarray:
+    """A consent column as booleans (missing is no consent); RuleError unless it holds
+    true/false or 1/0 — text such as "no" must not count as consent."""
+    column = frame[flag]
+    present = column.notna().to_numpy()
+    known = column[present]
+    if pd.api.types.is_bool_dtype(column.dtype):
+        bad = known.iloc[:0]
+    elif pd.api.types.is_numeric_dtype(column.dtype):
+        bad = known[~known.isin([0, 1])]
+    else:  # object or categorical: Python booleans only
+        bad = known[[not isinstance(v, bool | np.bool_) for v in known]]
+    if bad.empty:
+        out = np.zeros(len(column), dtype=bool)
+        out[present] = known.to_numpy(dtype=bool)
+        return out
+    examples = ", ".join(repr(v) for v in pd.unique(bad.astype(object))[:3])
+    raise RuleError(
+        action,
+        flag,
+        None,
+        f"consent column {flag!r} must hold true/false or 1/0; {len(bad)} rows hold other "
+        f"values, e.g. {examples} (rows {', '.join(map(str, bad.index[:5]))})",
+    )
 
 
 def action_values(
@@ -136,11 +172,10 @@ def action_values(
             allowed[:, j] &= rule.evaluate(frame)
         flag = catalogue.consent.get(action.channel)
         if flag is not None:
-            allowed[:, j] &= frame[flag].fillna(False).to_numpy(dtype=bool)
+            allowed[:, j] &= _consented(frame, flag, action.name)
         days = catalogue.cooldown_days.get(action.channel)
-        column = contact_column(action.channel)
-        if days and column in frame.columns:
-            since = frame[column].to_numpy(dtype=float)
+        if days:
+            since = frame[contact_column(action.channel)].to_numpy(dtype=float)
             allowed[:, j] &= ~(since < days)  # NaN (never contacted) passes
     capacities = np.array(
         [np.inf if a.capacity is None else a.capacity for a in catalogue.catalogue], dtype=float
