@@ -23,6 +23,8 @@ from cxml.actions.solver import Solution, solve
 from cxml.actions.value import ActionValues
 from cxml.errors import ParameterError
 
+#: The summary row of the control group: customers whose planned action is withheld.
+CONTROL = "control"
 NONE_ALLOWED = " -> no_action: no action allowed (eligibility, consent or cool-down)"
 PLAN_COLUMNS = (
     "action",
@@ -287,7 +289,7 @@ def _summary(
         )
     rows[0]["customers"] -= int(control.sum())
     rows.append(
-        {"action": "control", "customers": int(control.sum()), "cost": 0.0, "expected_value": 0.0}
+        {"action": CONTROL, "customers": int(control.sum()), "cost": 0.0, "expected_value": 0.0}
     )
     return pd.DataFrame(rows)
 

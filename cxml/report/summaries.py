@@ -13,6 +13,8 @@ import narwhals as nw
 import numpy as np
 import pandas as pd
 
+from cxml.actions.catalogue import NO_ACTION
+from cxml.actions.plan import CONTROL
 from cxml.data import Tables
 from cxml.data.engine import collect
 from cxml.kpis.catalogue import BY_NAME, KPIS
@@ -171,10 +173,14 @@ def check_plan(plan: pd.DataFrame, budget: float | None) -> None:
 
 
 def plan_totals(plan: pd.DataFrame, budget: float | None) -> dict[str, float | None]:
-    """Customers contacted, total cost, total expected value and the budget left."""
+    """Customers contacted, total cost, total expected value and the budget left.
+
+    `plan` is `ActionPlan.summary`: its no-action and control rows are nobody contacted.
+    """
     cost = float(plan["cost"].sum())
+    contacted = ~plan["action"].isin([NO_ACTION, CONTROL])
     return {
-        "customers": float(plan["customers"].sum()),
+        "customers": float(plan.loc[contacted, "customers"].sum()),
         "cost": cost,
         "expected_value": float(plan["expected_value"].sum()),
         "budget_left": None if budget is None else float(budget) - cost,

@@ -17,7 +17,13 @@ from cxml.pipeline import Pipeline
 from cxml.report import ReportError, build_report, write_report
 from cxml.report.figures import kpi_small_multiples
 from cxml.report.sections import reliability_section
-from cxml.report.summaries import DASHBOARD_KPIS, nps_counts, nps_shares, segment_grid
+from cxml.report.summaries import (
+    DASHBOARD_KPIS,
+    nps_counts,
+    nps_shares,
+    plan_totals,
+    segment_grid,
+)
 
 DATA_SECTIONS = ("kpis", "cohorts", "nps")
 MODEL_SECTIONS = ("reliability", "gains", "clv-deciles", "importance", "segments")
@@ -130,6 +136,20 @@ def test_the_plan_section_shows_totals_against_the_budget(full: str) -> None:
     assert "1,500 customers contacted for 2,700 (budget 3,000, 300 left)" in plan
     assert "expected incremental value 5,400" in plan
     assert plan.count("<tr>") == 4  # header and three actions
+
+
+def test_no_action_and_control_customers_are_not_counted_as_contacted() -> None:
+    """`ActionPlan.summary` has a no_action row and a control row beside the actions."""
+    summary = pd.DataFrame(
+        {
+            "action": ["no_action", "mail", "call", "control"],
+            "customers": [7, 2, 1, 3],
+            "cost": [0.0, 20.0, 15.0, 0.0],
+            "expected_value": [0.0, 10.0, 6.0, 0.0],
+        }
+    )
+    totals = plan_totals(summary, 50.0)
+    assert totals == {"customers": 3.0, "cost": 35.0, "expected_value": 16.0, "budget_left": 15.0}
 
 
 def test_a_pipeline_without_holdout_says_why_there_are_no_holdout_figures() -> None:
