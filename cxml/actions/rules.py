@@ -263,6 +263,14 @@ class Rule:
         for name in self.columns:
             values[name] = self._read_column(frame, name, declared[name])
             kinds[name] = values[name].kind
+        # An undeclared all-missing column takes the kind its use in the rule asks for.
+        unclear = [
+            n for n in self.columns if declared[n] is None and _series_kind(frame[n]) is None
+        ]
+        kinds.update(dict.fromkeys(unclear))
+        for name in unclear:
+            kinds[name] = self._kind_for(name, kinds)
+            values[name] = _to_value(frame[name], kinds[name])
         self._check_kinds(kinds)
         with np.errstate(all="ignore"):
             result = _truth(_evaluate(self._tree, values))
@@ -290,6 +298,17 @@ class Rule:
             )
             raise RuleError(self.action, self.text, offset, reason)
         return _to_value(series, declared or actual or "number")
+
+    def _kind_for(self, name: str, kinds: Mapping[str, Kind | None]) -> Kind:
+        """The first kind of column `name` the rule accepts (number when none does: the
+        final check then reports the rule's own error)."""
+        for kind in ("number", "bool", "text"):
+            try:
+                self._check_kinds({**kinds, name: kind})
+            except RuleError:
+                continue
+            return kind
+        return "number"
 
     def _check_kinds(self, kinds: Mapping[str, Kind | None]) -> None:
         """Check every operation's operand kinds, and that the rule as a whole is boolean."""
@@ -764,7 +783,7 @@ def _to_value(series: pd.Series, kind: Kind) -> _Value:
         return _Value(kind, series.to_numpy(dtype="float64", na_value=np.nan), None)
     if kind == "bool":
         return _Value(kind, series.to_numpy(dtype=bool, na_value=False), missing)
-    return _Value(kind, series.to_numpy(dtype=object), missing)
+    return _Value(kind, series.to_numpy(dtype=object, na_value=None), missing)
 
 
 def _children(node: _Node) -> tuple[_Node, ...]:

@@ -264,6 +264,30 @@ def test_result_is_a_fresh_writable_array_one_per_row() -> None:
     assert parse("clv > 1").evaluate(FRAME.iloc[:0]).shape == (0,)
 
 
+@pytest.mark.parametrize("dtype", ["str", "string", "string[pyarrow]", object])
+def test_text_equality_with_missing_values_in_every_text_dtype(dtype: object) -> None:
+    frame = pd.DataFrame({"region": pd.Series(["north", None, "south"], dtype=dtype)})
+    for text, expected in (
+        ("region != 'south'", [True, False, False]),
+        ("region == 'north'", [True, False, False]),
+    ):
+        rule = parse_rule(text, action=ACTION, columns=column_kinds(frame))
+        np.testing.assert_array_equal(rule.evaluate(frame), expected)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [("not vip", [True, True]), ("vip", [False, False]), ("vip + 1 > 0", [False, False])],
+)
+def test_an_all_missing_column_takes_the_kind_the_rule_uses(text: str, expected: list) -> None:
+    """Parsed with names only, a column missing in the whole batch has no kind of its own;
+    it reads as missing values of the kind the rule needs (``not`` of a missing flag is
+    true, as for a partly missing column)."""
+    rule = parse_rule(text, action=ACTION, columns=["vip"])
+    frame = pd.DataFrame({"vip": pd.Series([None, None], dtype=object)})
+    np.testing.assert_array_equal(rule.evaluate(frame), expected)
+
+
 def test_object_columns_with_none_read_as_booleans_text_and_numbers() -> None:
     frame = pd.DataFrame(
         {
