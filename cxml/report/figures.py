@@ -147,20 +147,20 @@ def feature_importance(importances: pd.Series, top: int = 15) -> Figure:
 
 
 def segment_grid(grid: pd.DataFrame) -> Figure:
-    """The value x risk grid coloured by value at stake, each cell with its customers."""
-    stake = grid.pivot(index="value_segment", columns="risk_segment", values="value_at_stake")
+    """The value x risk grid coloured by expected loss, each cell with its customers."""
+    loss = grid.pivot(index="value_segment", columns="risk_segment", values="expected_loss")
     count = grid.pivot(index="value_segment", columns="risk_segment", values="customers")
-    stake, count = (f.loc[list(LEVELS[::-1]), list(LEVELS)] for f in (stake, count))
+    loss, count = (f.loc[list(LEVELS[::-1]), list(LEVELS)] for f in (loss, count))
     fig = Figure(figsize=(6.5, 4.8), layout="constrained")
     ax = fig.subplots()
-    shown = ax.imshow(stake.to_numpy(dtype=float), cmap="OrRd")
-    fig.colorbar(shown, ax=ax, label="value at stake")
-    for (row, column), value in np.ndenumerate(stake.to_numpy(dtype=float)):
+    shown = ax.imshow(loss.to_numpy(dtype=float), cmap="OrRd")
+    fig.colorbar(shown, ax=ax, label="expected loss")
+    for (row, column), value in np.ndenumerate(loss.to_numpy(dtype=float)):
         customers = int(count.iloc[row, column])
         ax.text(
             column,
             row,
-            f"{customers:,} customers\n{value:,.0f} at stake",
+            f"{customers:,} customers\n{value:,.0f} expected loss",
             ha="center",
             va="center",
             fontsize=8,

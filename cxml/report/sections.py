@@ -136,18 +136,19 @@ def importance_section(pipeline: Pipeline) -> Section:
 
 
 def segment_section(scores: pd.DataFrame) -> Section:
-    """Customers and value at stake in each value x risk segment."""
+    """Customers and expected loss in each value x risk segment."""
     grid = segment_grid(scores)
     how = (
-        "Customers by value segment (CLV tertiles) and churn risk segment. Value at stake = "
-        "sum of churn probability x CLV: the value expected to be lost without action. The "
-        "top-right cells (high value, high risk) are where retention pays most."
+        "Customers by value segment (CLV tertiles) and churn risk segment. Expected loss = "
+        "sum of churn probability x the value of keeping the customer (CLV / (1 - churn "
+        "probability)): the value expected to be lost without action. The top-right cells "
+        "(high value, high risk) are where retention pays most."
     )
     shown = grid.assign(
         customers=grid["customers"].map("{:,}".format),
-        value_at_stake=grid["value_at_stake"].map("{:,.0f}".format),
+        expected_loss=grid["expected_loss"].map("{:,.0f}".format),
     )
-    shown.columns = ["value segment", "risk segment", "customers", "value at stake"]
+    shown.columns = ["value segment", "risk segment", "customers", "expected loss"]
     body = paragraph(how) + figure(figures.segment_grid(grid), "Value x risk grid") + table(shown)
     return Section("segments", "Value x risk segments", body)
 

@@ -15,6 +15,7 @@ import pandas as pd
 
 from cxml.actions.catalogue import NO_ACTION
 from cxml.actions.plan import CONTROL
+from cxml.actions.value import value_at_stake
 from cxml.data import Tables
 from cxml.data.engine import collect
 from cxml.kpis.catalogue import BY_NAME, KPIS
@@ -143,15 +144,20 @@ def check_scores(scores: pd.DataFrame) -> None:
 
 
 def segment_grid(scores: pd.DataFrame) -> pd.DataFrame:
-    """Customers and value at stake (sum of churn probability x CLV) per value x risk cell.
+    """Customers and expected loss per value x risk cell.
+
+    A customer's expected loss is churn probability x the value of keeping them, CLV / (1 -
+    churn probability) as the actions module defines it (`value_at_stake`): CLV already
+    counts the chance of churn, so p x CLV would understate the loss of risky customers.
 
     Returns all nine cells, value segment high first then risk segment low first; an empty
     cell has 0 customers (a real count, not a missing input).
     """
-    at_stake = scores["churn_probability"] * scores["clv"]
-    frame = scores.assign(value_at_stake=at_stake)
+    churn = scores["churn_probability"].to_numpy(dtype=float)
+    loss = churn * value_at_stake(churn, scores["clv"].to_numpy(dtype=float))
+    frame = scores.assign(expected_loss=loss)
     cells = frame.groupby(["value_segment", "risk_segment"]).agg(
-        customers=("clv", "size"), value_at_stake=("value_at_stake", "sum")
+        customers=("clv", "size"), expected_loss=("expected_loss", "sum")
     )
     order = pd.MultiIndex.from_product(
         [LEVELS[::-1], LEVELS], names=["value_segment", "risk_segment"]

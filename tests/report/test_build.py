@@ -61,7 +61,7 @@ def test_a_pipeline_alone_scores_at_the_data_end_for_the_segment_grid(
 ) -> None:
     html = build_report(synthetic, pipeline=fitted)
     assert sections_of(html) == [*DATA_SECTIONS, *MODEL_SECTIONS]
-    # Same customers and value at stake as the scores passed explicitly.
+    # Same customers and expected loss as the scores passed explicitly.
     grid = re.search(r'<section id="segments">.*?</section>', html).group(0)
     assert (
         grid.split("<table")[1]
@@ -120,7 +120,7 @@ def test_the_nps_histogram_agrees_with_the_nps_kpi(synthetic: Tables) -> None:
     assert 100 * (shares["promoters"] - shares["detractors"]) == pytest.approx(expected)
 
 
-def test_the_segment_grid_holds_every_customer_and_their_value_at_stake(
+def test_the_segment_grid_holds_every_customer_and_their_expected_loss(
     scores: pd.DataFrame,
 ) -> None:
     grid = segment_grid(scores)
@@ -128,7 +128,9 @@ def test_the_segment_grid_holds_every_customer_and_their_value_at_stake(
     cell = scores[(scores["value_segment"] == "high") & (scores["risk_segment"] == "high")]
     row = grid[(grid["value_segment"] == "high") & (grid["risk_segment"] == "high")].iloc[0]
     assert row["customers"] == len(cell)
-    assert row["value_at_stake"] == pytest.approx((cell["churn_probability"] * cell["clv"]).sum())
+    p, clv = cell["churn_probability"], cell["clv"]
+    expected = (p * clv.clip(lower=0) / (1 - p).clip(lower=0.05)).sum()
+    assert row["expected_loss"] == pytest.approx(expected)
 
 
 def test_the_plan_section_shows_totals_against_the_budget(full: str) -> None:
