@@ -7,8 +7,8 @@ within 0.02 of the oracle that knows each customer's true dropout state, ECE <= 
 CLV intervals covering 77-83 %). For each setting of `make_synthetic` and each seed it fits
 a `Pipeline` on the quarterly cut-offs 2022-10-01 .. 2023-07-01 with a 90-day horizon and
 the holdout cut-off 2023-10-01, and prints the holdout AUC of the ChurnModel beside the
-full, state and history oracles (`cxml.datasets.oracle`), the gaps to the last two, the
-ChurnModel's expected calibration error and the hybrid CLV's interval coverage.
+full, rate, state and history oracles (`cxml.datasets.oracle`), the gaps to the last two,
+the ChurnModel's expected calibration error and the hybrid CLV's interval coverage.
 
 The settings vary how much a customer's interactions reveal a coming dropout: web/app visits
 a year (`visits_per_year`, default 12) and how fast engagement fades before dropout
@@ -49,7 +49,7 @@ def simulate(customers: int, seed: int, params: dict[str, float]) -> tuple[Any, 
 
 def figures(pipeline: Any, tables: Any, truth: Any) -> dict[str, float]:
     """The oracles' and the ChurnModel's holdout AUCs, its ECE and the CLV coverage."""
-    from cxml.datasets.oracle import oracle_aucs
+    from cxml.datasets.oracle import RATE_ORACLE, REFERENCES, oracle_aucs
     from cxml.features import build_labels, build_training_frame
 
     features = pipeline.feature_columns_
@@ -63,6 +63,7 @@ def figures(pipeline: Any, tables: Any, truth: Any) -> dict[str, float]:
         truth,
         HOLDOUT,
         HORIZON_DAYS,
+        {**REFERENCES, **RATE_ORACLE},
     )
     evaluation = pipeline.evaluation_
     for name, (model, metric) in {
@@ -83,7 +84,7 @@ def main() -> None:
     parser.add_argument("--settings", nargs="+", choices=list(SETTINGS), default=list(SETTINGS))
     args = parser.parse_args()
     print(f"{machine()}; {args.customers:,} customers per data set")
-    columns = ("full", "state", "history", "model", "gap_state", "gap_hist", "ece", "cover")
+    columns = ("full", "rate", "state", "history", "model", "gap_state", "gap_hist", "ece", "cover")
     print(f"{'setting':<18}{'seed':>5}" + "".join(f"{c:>10}" for c in columns) + f"{'s':>6}")
     for name in args.settings:
         for seed in args.seeds:
@@ -91,6 +92,7 @@ def main() -> None:
             a = figures(*simulate(args.customers, seed, SETTINGS[name]))
             values = (
                 a["full oracle"],
+                a["rate oracle"],
                 a["state oracle"],
                 a["history oracle"],
                 a["ChurnModel"],
