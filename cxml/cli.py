@@ -90,8 +90,8 @@ ISO_DAY = re.compile(r"\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}(:\d{2})?)?")
 
 
 def _iso_day(value: str | None) -> str | None:
-    """An --as-of value, checked: ISO ``YYYY-MM-DD`` (optionally with ``THH:MM[:SS]``) of
-    a real day, so that 01/12/2023 is refused rather than guessed."""
+    """A date option (--as-of, --start, --end), checked: ISO ``YYYY-MM-DD`` (optionally
+    with ``THH:MM[:SS]``) of a real day, so that 01/12/2023 is refused rather than guessed."""
     if value is None:
         return None
     text = value.strip()
@@ -467,9 +467,14 @@ def kpis(
     by: str | None = typer.Option(
         None, "--by", help="Segment by a customers-table attribute, or channel."
     ),
-    start: str | None = typer.Option(None, "--start", help="Report periods from this date."),
+    start: str | None = typer.Option(
+        None, "--start", help="Report periods from this date.", callback=_iso_day
+    ),
     end: str | None = typer.Option(
-        None, "--end", help="Read events before this date (default: the end of the data)."
+        None,
+        "--end",
+        help="Read events before this date (default: the end of the data).",
+        callback=_iso_day,
     ),
     set_: list[str] = SetOption,
     quiet: bool = QuietOption,

@@ -428,6 +428,19 @@ def test_kpis_bad_period_exits_2(run_cxml: RunCxml, tmp_path: Path) -> None:
     assert not (tmp_path / "k.csv").exists()
 
 
+@pytest.mark.parametrize("option", ["--start", "--end"])
+def test_kpis_dates_must_be_iso_not_guessed(run_cxml: RunCxml, tmp_path: Path, option: str) -> None:
+    """01/06/2023 would be 6 January and 13/06/2023 13 June: refused, like --as-of."""
+    result = run_cxml(
+        "kpis", CDNOW_CONFIG, "--output", "k.csv", option, "01/06/1997", cwd=tmp_path
+    )  # fmt: skip
+    assert result.returncode == 2, result.stderr
+    assert "Traceback" not in result.stderr
+    message = one_line(result.stderr).replace("│", "").replace("  ", " ")
+    assert f"Invalid value for '{option}': expected a date like 1998-01-01" in message
+    assert not (tmp_path / "k.csv").exists()
+
+
 def test_report_refuses_as_of_without_model_and_a_non_html_name(
     run_cxml: RunCxml, tmp_path: Path
 ) -> None:
