@@ -32,9 +32,8 @@ from cxml.errors import ModelFitError, ParameterError, SnapshotError
 from cxml.evaluation.holdout import BTYDCheck, Evaluation, evaluate
 from cxml.features import FeatureSpec, build_labels, build_snapshot, build_training_frame
 from cxml.features.catalogue import plan as feature_plan
-from cxml.features.labels import LABELS
 from cxml.features.snapshot import attribute_columns, available_columns
-from cxml.features.spec import Horizon, as_cutoff, window_end
+from cxml.features.spec import LABELS, Horizon, as_cutoff, window_end
 from cxml.models import BTYDModel, ChurnModel
 from cxml.models.baselines import RecencyBaseline, last_period_value
 from cxml.models.clv import CLVModel

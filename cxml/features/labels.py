@@ -17,7 +17,6 @@ from cxml.features import sources
 from cxml.features.snapshot import Output, as_output, snapshot_frame, to_pandas
 from cxml.features.spec import FeatureSpec, Horizon, as_cutoff, window_end
 
-LABELS = ("churned", "future_transactions", "future_value")
 DAYS_PER_YEAR = 365.25
 
 

@@ -10,10 +10,10 @@ import pandas as pd
 
 from cxml.data import CUSTOMERS, Tables
 from cxml.data.engine import collect
-from cxml.errors import ParameterError
+from cxml.errors import DataValidationError, ParameterError
 from cxml.features import sources
 from cxml.features.catalogue import Context, Metric, plan
-from cxml.features.spec import FeatureSpec, as_cutoff
+from cxml.features.spec import CUTOFF, LABELS, FeatureSpec, as_cutoff
 
 #: What the builders return: pandas (collected), the lazy narwhals frame, or the engine's
 #: own lazy frame (a Spark DataFrame or a DuckDB relation).
@@ -57,6 +57,21 @@ def attribute_columns(tables: Tables, spec: FeatureSpec) -> list[str]:
     return [c for c in tables.customers.collect_schema().names() if c not in CUSTOMERS.names]
 
 
+def _check_attribute_names(attributes: list[str], features: list[str]) -> None:
+    """DataValidationError for a customers column named like a feature, label or cut-off:
+    it would replace what cxml computes (a column 'churned' would become the label)."""
+    taken = {*features, *LABELS, CUTOFF}
+    for name in attributes:
+        if name in taken:
+            what = "label" if name in LABELS else "column" if name == CUTOFF else "feature"
+            raise DataValidationError(
+                "customers",
+                name,
+                f"the name of a {what} cxml computes",
+                "rename the column in the source, or leave it out",
+            )
+
+
 def snapshot_frame(
     tables: Tables, cutoff: dt.datetime, spec: FeatureSpec, undated_customers: bool = False
 ) -> nw.LazyFrame:
@@ -78,6 +93,7 @@ def snapshot_frame(
     for level in todo.derived:
         frame = frame.with_columns(d.expr(ctx).alias(d.name) for d in level)
     attributes = attribute_columns(tables, spec)
+    _check_attribute_names(attributes, todo.outputs)
     if attributes:
         frame = frame.join(
             sources.customers(tables, cutoff).select("customer_id", *attributes),

@@ -26,6 +26,10 @@ ALL_GROUPS: tuple[Group, ...] = (
     "attributes",
 )
 TIME_UNITS: dict[str, float] = {"D": 1.0, "W": 7.0}
+#: Columns cxml adds beside the features: the labels of a horizon, and a training frame's
+#: cut-off. A customers-table attribute may not take these names.
+LABELS = ("churned", "future_transactions", "future_value")
+CUTOFF = "cutoff"
 DEFAULT_EVENT_TYPES = (
     "web_visit",
     "app_visit",

@@ -26,7 +26,7 @@ from cxml.datasets.synthetic import (
     oracle_expected_value,
 )
 from cxml.features import FeatureSpec, build_training_frame
-from cxml.features.labels import LABELS
+from cxml.features.spec import LABELS
 from cxml.models import ChurnModel
 
 N_CUSTOMERS = 40_000

@@ -10,15 +10,14 @@ import pytest
 
 from cxml.data import Tables
 from cxml.datasets import load_cdnow
-from cxml.errors import SnapshotError
+from cxml.errors import DataValidationError, SnapshotError
 from cxml.features import build_labels, build_snapshot, build_training_frame, parse_horizon
 from cxml.features.spec import FeatureSpec, window_end
 
 pytestmark = pytest.mark.filterwarnings("ignore::cxml.data.DataQualityWarning")
 
 
-@pytest.fixture
-def tables() -> Tables:
+def frames() -> tuple[pd.DataFrame, pd.DataFrame]:
     tx = pd.DataFrame(
         {
             "customer_id": [1, 1, 1, 2, 2, 3, 3],
@@ -45,7 +44,12 @@ def tables() -> Tables:
             "event_type": ["web_visit", "cancellation"],
         }
     )
-    return Tables(tx, ix)
+    return tx, ix
+
+
+@pytest.fixture
+def tables() -> Tables:
+    return Tables(*frames())
 
 
 def test_labels_count_purchase_days_and_value_in_the_window(tables):
@@ -119,3 +123,26 @@ def test_discounted_future_value_matches_a_brute_force_sum():
     undiscounted = build_labels(tables, cutoff, "26W")
     assert (labels["future_value"] <= undiscounted["future_value"] + 1e-9).all()
     assert labels["future_value"].sum() < undiscounted["future_value"].sum()
+
+
+@pytest.mark.parametrize(
+    ("column", "what"),
+    [
+        ("churned", "label"),
+        ("future_value", "label"),
+        ("cutoff", "column"),
+        ("n_orders", "feature"),
+    ],
+)
+def test_a_customers_column_named_like_a_label_or_feature_is_refused(column, what):
+    """It would silently replace the label (a column 'churned' would be learned as churn)."""
+    customers = pd.DataFrame(
+        {"customer_id": [1, 2, 3, 4], "signup_date": pd.Timestamp("2021-01-01"), column: 1}
+    )
+    with_clash = Tables(*frames(), customers=customers)
+    with pytest.raises(
+        DataValidationError, match=rf"table 'customers', column '{column}': the name of a {what}"
+    ):
+        build_training_frame(with_clash, ["2021-02-01"], "30D")
+    with pytest.raises(DataValidationError, match=column):
+        build_snapshot(with_clash, "2021-02-01")
