@@ -28,13 +28,13 @@ from mlflow.data.code_dataset_source import CodeDatasetSource
 from mlflow.data.meta_dataset import MetaDataset
 from mlflow.models import ModelSignature, infer_signature
 from mlflow.tracking import MlflowClient
-from mlflow.types import ColSpec, Schema
+from mlflow.types import ColSpec, DataType, Schema
 
 import cxml
 from cxml.config import ProjectConfig, flatten, load_training_tables, to_yaml
 from cxml.data import Tables
 from cxml.data.engine import collect
-from cxml.errors import CxmlError
+from cxml.errors import CxmlError, DataValidationError
 from cxml.pipeline import Pipeline
 from cxml.report import build_report
 
@@ -313,4 +313,39 @@ def score(
     snapshot = pipeline_of(model).snapshot(tables, as_of)
     if close:
         tables.close()
-    return model.predict(model_input(snapshot))
+    rows = _conform(model_input(snapshot), model.metadata.get_input_schema())
+    try:
+        return model.predict(rows)
+    except mlflow.exceptions.MlflowException as exc:  # its message holds the whole frame
+        reason = exc.message.rsplit("Error: ", 1)[-1].strip()
+        raise TrackingError(
+            f"the scoring data do not fit the model's input schema: {reason}"
+        ) from None
+
+
+def _conform(rows: pd.DataFrame, schema: Schema | None) -> pd.DataFrame:
+    """`rows` with columns cast to the model signature's types where no value changes: ids
+    read as numbers from Parquet but as text from CSV, and 1/0 flags for true/false.
+
+    A numeric flag holding anything but 0 and 1 is a DataValidationError naming the column.
+    """
+    for spec in [] if schema is None else schema.inputs:
+        name = spec.name
+        if name not in rows.columns or pd.api.types.is_bool_dtype(rows[name].dtype):
+            continue
+        column, numeric = rows[name], pd.api.types.is_numeric_dtype(rows[name].dtype)
+        if spec.type == DataType.string and numeric:
+            rows[name] = column.map(str, na_action="ignore").astype(object)
+        elif spec.type == DataType.boolean and numeric:
+            known = column.dropna()
+            if not known.isin([0, 1]).all():
+                bad = known[~known.isin([0, 1])]
+                raise DataValidationError(
+                    "customers",
+                    name,
+                    "the model was trained with true/false values here",
+                    f"found {len(bad)} rows with other values, e.g. {bad.iloc[0]!r}",
+                )
+            flags = column.astype(object).map({0: False, 1: True}, na_action="ignore")
+            rows[name] = flags.where(column.notna(), None)
+    return rows

@@ -452,3 +452,29 @@ def test_pyfunc_scores_customers_with_missing_boolean_attributes(tmp_path: Path)
     scored = mlflow.pyfunc.load_model(str(tmp_path / "model")).predict(inputs)
     assert_frame_equal(scored, pipeline.score_snapshot(snapshot))
     assert scored["customer_id"].tolist() == snapshot.index.tolist()
+
+
+def test_scoring_rows_are_cast_to_the_signature_where_no_value_changes() -> None:
+    """Ids read as numbers from Parquet but trained as text from CSV, and consent flags
+    exported as 1/0 (float with missing values) where the model saw true/false."""
+    from mlflow.types import ColSpec, Schema
+
+    from cxml.errors import DataValidationError
+    from cxml.tracking import _conform
+
+    schema = Schema(
+        [
+            ColSpec("string", "customer_id"),
+            ColSpec("boolean", "email_consent", required=False),
+            ColSpec("double", "n_orders", required=False),
+        ]
+    )
+    rows = pd.DataFrame(
+        {"customer_id": [7, 8, 9], "email_consent": [1.0, 0.0, None], "n_orders": [1, 2, 3]}
+    )
+    conformed = _conform(rows.copy(), schema)
+    assert conformed["customer_id"].tolist() == ["7", "8", "9"]
+    assert conformed["email_consent"].tolist() == [True, False, None]
+    assert conformed["n_orders"].tolist() == [1, 2, 3]  # MLflow widens ints itself
+    with pytest.raises(DataValidationError, match=r"column 'email_consent'.*true/false"):
+        _conform(rows.assign(email_consent=[1.0, 2.0, 0.0]), schema)
