@@ -6,6 +6,7 @@ in its arguments.
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Sequence
 from typing import Any
 
@@ -214,6 +215,19 @@ class Pipeline:
             raise ParameterError("Pipeline needs the 'btyd' feature group in FeatureSpec.groups")
         return spec
 
+    def _check_unseen(self, holdout: dt.datetime, advice: str) -> None:
+        """SnapshotError when a training cut-off's label window (churn or CLV horizon) ends
+        after `holdout`: outcomes there would not be unseen."""
+        horizons = (self.horizon, self._clv_horizon())
+        ends = {c: max(window_end(c, h) for h in horizons) for c in map(as_cutoff, self.cutoffs)}
+        late = [c for c, end in ends.items() if end > holdout]
+        if late:
+            raise SnapshotError(
+                f"training cut-offs {[f'{c:%Y-%m-%d}' for c in late]} have label windows that "
+                f"end after the holdout cut-off {holdout:%Y-%m-%d} (the last ends "
+                f"{max(ends.values()):%Y-%m-%d}): the holdout would not be unseen; {advice}"
+            )
+
     def _clv_horizon(self) -> Horizon:
         return self.horizon if self.clv_horizon is None else self.clv_horizon
 
@@ -252,18 +266,8 @@ class Pipeline:
         churn_template, clv_template, btyd_template = self._templates(spec)
         holdout = None if self.holdout is None else as_cutoff(self.holdout)
         starts = [as_cutoff(c) for c in self.cutoffs]
-        horizons = (self.horizon, self._clv_horizon())
-        late = [
-            s
-            for s in starts
-            if holdout is not None and max(window_end(s, h) for h in horizons) > holdout
-        ]
-        if late:
-            raise SnapshotError(
-                f"training cut-offs {[f'{s:%Y-%m-%d}' for s in late]} have label windows that "
-                f"end after the holdout cut-off {holdout:%Y-%m-%d}: the holdout would not be "
-                "unseen; use earlier cut-offs"
-            )
+        if holdout is not None:
+            self._check_unseen(holdout, "use earlier cut-offs")
         frame = build_training_frame(
             tables,
             starts,
@@ -358,11 +362,13 @@ class Pipeline:
     def evaluate(self, tables: Tables, as_of: Any) -> Evaluation:
         """Every model and baseline on the customers and outcomes of a later cut-off.
 
-        The label window after `as_of` must lie in the data; the BTYD baselines are fitted
-        on the snapshot at `as_of`.
+        The label window after `as_of` must lie in the data, and `as_of` must be on or after
+        the end of every training label window (SnapshotError otherwise: in-sample figures
+        would pass for a holdout); the BTYD baselines are fitted on the snapshot at `as_of`.
         """
         if not hasattr(self, "churn_model_"):
             raise NotFittedError("this Pipeline is not fitted yet; call fit first")
+        self._check_unseen(as_cutoff(as_of), "evaluate at a later cut-off")
         frame = build_training_frame(
             tables,
             [as_cutoff(as_of)],

@@ -186,6 +186,14 @@ def test_evaluate_at_the_holdout_repeats_the_fit_evaluation(
     pd.testing.assert_frame_equal(again, before)
 
 
+def test_evaluate_refuses_a_cut_off_whose_outcomes_the_models_saw(
+    fitted: Pipeline, cdnow: Tables
+) -> None:
+    """At a training cut-off the figures are in-sample: they must not pass for a holdout."""
+    with pytest.raises(SnapshotError, match=r"end after the holdout cut-off 1997-07-01"):
+        fitted.evaluate(cdnow, CUTOFFS[-1])
+
+
 def test_evaluate_needs_a_fitted_pipeline(cdnow: Tables) -> None:
     with pytest.raises(NotFittedError, match="not fitted"):
         Pipeline(CUTOFFS, HORIZON).evaluate(cdnow, HOLDOUT)
