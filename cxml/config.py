@@ -347,6 +347,24 @@ class MLflowConfig(Section):
     registered_model: Text | None = None  # None: the project name
     alias: Text = "champion"
 
+    # MLflow's own naming rules, checked here so that `cxml validate` catches them rather
+    # than `cxml train` after the model is trained.
+    @field_validator("registered_model")
+    @classmethod
+    def _model_name(cls, value: str | None) -> str | None:
+        if value is not None and ("/" in value or ":" in value):
+            raise ValueError("an MLflow registered model name cannot contain '/' or ':'")
+        return value
+
+    @field_validator("alias")
+    @classmethod
+    def _alias(cls, value: str) -> str:
+        if not re.fullmatch(r"[\w\-]+", value):
+            raise ValueError("an MLflow alias holds only letters, digits, '_' and '-'")
+        if value.lower() == "latest" or re.fullmatch(r"[vV]\d+", value):
+            raise ValueError(f"MLflow reserves the alias {value!r} (latest, v1, v2, ...)")
+        return value
+
 
 class OutputConfig(Section):
     """Where scores (``.parquet`` or ``.csv``, by extension) and the HTML report go."""

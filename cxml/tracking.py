@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import math
+import re
 import subprocess
 import warnings
 from collections.abc import Callable
@@ -252,13 +253,19 @@ def train(
     `step(description)` wraps each long step (the CLI shows progress with it).
     """
     mlflow.set_tracking_uri(config.mlflow.tracking_uri)
-    mlflow.set_experiment(config.mlflow.experiment)
+    try:
+        mlflow.set_experiment(config.mlflow.experiment)
+    except mlflow.exceptions.MlflowException as exc:
+        raise TrackingError(
+            f"cannot use experiment {config.mlflow.experiment!r} at "
+            f"{config.mlflow.tracking_uri}: {exc.message}"
+        ) from None
     tags = {"cxml.version": cxml.__version__}
     commit = _git_commit()
     if commit:
         tags["cxml.git_commit"] = commit
     with mlflow.start_run(tags=tags) as run:
-        mlflow.log_params(flatten(config))
+        mlflow.log_params({_param_key(k): v for k, v in flatten(config).items()})
         mlflow.log_text(config_text or to_yaml(config), "config.yaml")
         with step("Reading and validating the tables"):
             tables = load_training_tables(config)
@@ -281,6 +288,12 @@ def train(
     return TrainedRun(
         run.info.run_id, info.model_uri, config.mlflow.registered_model, version_, pipeline
     )
+
+
+def _param_key(key: str) -> str:
+    """A flattened config key as an MLflow param name: characters MLflow refuses (e.g. the
+    parentheses of a mapped source column "Amount (EUR)") become '_'."""
+    return re.sub(r"[^/\w.\- :]", "_", key)
 
 
 def load_model(uri: str, tracking_uri: str) -> mlflow.pyfunc.PyFuncModel:

@@ -343,6 +343,23 @@ BAD_FILES = [
         'output.scores: must be a file path ending in ".parquet" or ".csv", got "scores.xlsx"',
     ),
     ("mlflow: {experiment: ''}", 'mlflow.experiment: must not be empty, got ""'),
+    (
+        "mlflow: {alias: v2}",
+        "mlflow.alias: MLflow reserves the alias 'v2' (latest, v1, v2, ...), got \"v2\"",
+    ),
+    (
+        "mlflow: {alias: Latest}",
+        "mlflow.alias: MLflow reserves the alias 'Latest' (latest, v1, v2, ...), got \"Latest\"",
+    ),
+    (
+        "mlflow: {alias: best model}",
+        "mlflow.alias: an MLflow alias holds only letters, digits, '_' and '-', got \"best model\"",
+    ),
+    (
+        "mlflow: {registered_model: team/churn}",
+        "mlflow.registered_model: an MLflow registered model name cannot contain '/' or ':', "
+        'got "team/churn"',
+    ),
     ("seed: lucky", 'seed: must be an integer, got "lucky"'),
     ("churn: 26W", 'churn: must be a section of key: value pairs, got "26W"'),
 ]

@@ -478,3 +478,25 @@ def test_scoring_rows_are_cast_to_the_signature_where_no_value_changes() -> None
     assert conformed["n_orders"].tolist() == [1, 2, 3]  # MLflow widens ints itself
     with pytest.raises(DataValidationError, match=r"column 'email_consent'.*true/false"):
         _conform(rows.assign(email_consent=[1.0, 2.0, 0.0]), schema)
+
+
+def test_config_keys_mlflow_refuses_are_made_valid_param_names() -> None:
+    """A mapped source column such as "Amount (EUR)" becomes part of a param key."""
+    from cxml.tracking import _param_key
+
+    assert _param_key("data.mapping.transactions.Amount (EUR)") == (
+        "data.mapping.transactions.Amount _EUR_"
+    )
+    assert _param_key("models.churn.lightgbm.num_leaves") == "models.churn.lightgbm.num_leaves"
+
+
+def test_an_unusable_tracking_uri_is_a_tracking_error_before_any_work() -> None:
+    from cxml.tracking import TrackingError, train
+
+    config = load_config(CDNOW_CONFIG, overrides=["mlflow.tracking_uri=foo://bar"])
+    previous = mlflow.get_tracking_uri()
+    try:
+        with pytest.raises(TrackingError, match=r"cannot use experiment .* at foo://bar"):
+            train(config)
+    finally:
+        mlflow.set_tracking_uri(previous)  # process-wide state
