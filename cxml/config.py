@@ -892,12 +892,15 @@ def _field_models(path: str, raw: Any) -> tuple[list[type[BaseModel]], Any]:
     models: list[type[BaseModel]] = [ProjectConfig]
     node = raw
     for key in path.split(".") if path else []:
+        name = key.partition("[")[0]  # "catalogue[0]": an item of a list setting
         model = _pick(models, node)
-        field = model.model_fields.get(key) if model else None
+        field = model.model_fields.get(name) if model else None
         if field is None:
             return [], None
         models = _models_of(field.annotation)
-        node = node.get(key) if isinstance(node, Mapping) else None
+        node = node.get(name) if isinstance(node, Mapping) else None
+        for index in map(int, re.findall(r"\[(\d+)\]", key)):
+            node = node[index] if isinstance(node, list) and index < len(node) else None
     return models, node
 
 
@@ -906,7 +909,7 @@ def _models_of(annotation: Any) -> list[type[BaseModel]]:
     origin, args = get_origin(annotation), get_args(annotation)
     if origin is Annotated:
         return _models_of(args[0])
-    if origin in (Union, types.UnionType):
+    if origin in (Union, types.UnionType, list, tuple):
         return [model for arg in args for model in _models_of(arg)]
     return (
         [annotation] if isinstance(annotation, type) and issubclass(annotation, BaseModel) else []

@@ -361,6 +361,12 @@ BAD_FILES = [
         'got "team/churn"',
     ),
     ("seed: lucky", 'seed: must be an integer, got "lucky"'),
+    (
+        "actions: {budget: 10, catalogue: [{name: mail, channel: email, cost: 1, "
+        "effect: {churn_reductio: 0.2}}]}",
+        "actions.catalogue[0].effect.churn_reductio: unknown key (allowed: churn_reduction, "
+        "learned, purchase_lift, value)",
+    ),
     ("churn: 26W", 'churn: must be a section of key: value pairs, got "26W"'),
 ]
 
