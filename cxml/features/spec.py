@@ -88,6 +88,7 @@ class FeatureSpec(BaseModel):
 
 
 Horizon = int | str | dt.timedelta | pd.DateOffset
+MAX_HORIZON_YEARS = 100
 _HORIZON = re.compile(r"^\s*(\d+)\s*([DWMY])\s*$", re.IGNORECASE)
 
 
@@ -117,8 +118,15 @@ def parse_horizon(horizon: Horizon) -> pd.DateOffset | pd.Timedelta:
             f"horizon must be a positive number of days or text like '90D', '26W', '6M', '1Y'; "
             f"got {horizon!r}"
         )
-    if pd.Timestamp("2000-01-01") + offset <= pd.Timestamp("2000-01-01"):
+    start = pd.Timestamp("2000-01-01")
+    try:
+        end = pd.Timestamp(start + offset)
+    except (OverflowError, ValueError):  # pandas' OutOfBoundsDatetime is a ValueError
+        end = pd.Timestamp.max
+    if end <= start:
         raise SnapshotError(f"horizon must be positive, got {horizon!r}")
+    if end > start + pd.DateOffset(years=MAX_HORIZON_YEARS):
+        raise SnapshotError(f"horizon must be at most {MAX_HORIZON_YEARS} years, got {horizon!r}")
     return offset
 
 
