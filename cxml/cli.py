@@ -147,10 +147,22 @@ def _step(description: str) -> Iterator[None]:
 
 
 def _check_output(path: Path) -> None:
-    """Refuse an output name that is neither Parquet nor CSV before any work is done."""
+    """Refuse, before any work is done, an output name that is neither Parquet nor CSV, a
+    folder, or a path through a file or into a folder that cannot be written."""
     if path.suffix.lower() not in OUTPUT_SUFFIXES:
         raise ParameterError(
             f"output {str(path)!r}: use a .parquet or .csv file name, got {path.suffix!r}"
+        )
+    if path.is_dir():
+        raise ParameterError(f"output {str(path)!r} is a folder; give a file name")
+    existing = next(parent for parent in path.absolute().parents if parent.exists())
+    if not existing.is_dir():
+        raise ParameterError(
+            f"output {str(path)!r} cannot be written: {str(existing)!r} is a file, not a folder"
+        )
+    if not os.access(existing, os.W_OK):
+        raise ParameterError(
+            f"output {str(path)!r} cannot be written: the folder {str(existing)!r} is read-only"
         )
 
 

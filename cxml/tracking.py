@@ -297,7 +297,16 @@ def _param_key(key: str) -> str:
 
 
 def load_model(uri: str, tracking_uri: str) -> mlflow.pyfunc.PyFuncModel:
-    """The pyfunc model at `uri` (``models:/name@alias``, ``models:/name/3``, ``runs:/...``)."""
+    """The pyfunc model at `uri` (``models:/name@alias``, ``models:/name/3``, ``runs:/...``).
+
+    A SQLite store that does not exist is an error here: MLflow would create it (and its
+    folders) only to find no model in it.
+    """
+    if tracking_uri.startswith("sqlite:///") and not Path(tracking_uri[10:]).exists():
+        raise TrackingError(
+            f"cannot load model {uri!r}: there is no MLflow store at {tracking_uri} "
+            "(train a model first, or set mlflow.tracking_uri)"
+        )
     mlflow.set_tracking_uri(tracking_uri)
     try:
         return mlflow.pyfunc.load_model(uri)

@@ -280,6 +280,7 @@ def test_unknown_model_uri_exits_2(run_cxml: RunCxml, tmp_path: Path) -> None:
     )  # fmt: skip
     assert_bad_input(result, "cannot load model 'models:/nobody@champion'", "nobody")
     assert not (tmp_path / "scores.parquet").exists()
+    assert not (tmp_path / "mlflow.db").exists()  # no empty store left behind
 
 
 def test_unwritable_output_exits_2_and_leaves_no_file(run_cxml: RunCxml, tmp_path: Path) -> None:
@@ -291,6 +292,18 @@ def test_unwritable_output_exits_2_and_leaves_no_file(run_cxml: RunCxml, tmp_pat
     assert_bad_input(result, "'out/snap.parquet' cannot be written")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]
     assert (tmp_path / "out").is_file()
+
+
+def test_output_that_is_a_folder_is_refused_before_any_work(
+    run_cxml: RunCxml, tmp_path: Path
+) -> None:
+    """Checked before the model is even loaded (the model here does not exist)."""
+    (tmp_path / "scores.parquet").mkdir()
+    result = run_cxml(
+        "score", CDNOW_CONFIG, *SAMPLE, "--model", "models:/nobody@champion",
+        "--as-of", "1998-01-01", "--output", "scores.parquet", cwd=tmp_path,
+    )  # fmt: skip
+    assert_bad_input(result, "output 'scores.parquet' is a folder")
 
 
 # --------------------------------------------------------------------------- exit code 1
