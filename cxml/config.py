@@ -168,6 +168,18 @@ class DataConfig(Section):
     mapping: ColumnMapping = ColumnMapping()
     event_types: dict[str, str] = {}  # your event type -> canonical event type
     duplicates: Literal["error", "drop", "keep"] = "error"
+    # Earliest and latest plausible timestamps (default 1970-01-01 to tomorrow; null keeps
+    # a default), e.g. [1950-01-01, null] for customers who signed up before 1970.
+    plausible_range: tuple[dt.date | None, dt.date | None] | None = None
+
+    @field_validator("plausible_range")
+    @classmethod
+    def _ordered(
+        cls, value: tuple[dt.date | None, dt.date | None] | None
+    ) -> tuple[dt.date | None, dt.date | None] | None:
+        if value is not None and None not in value and not value[0] < value[1]:
+            raise ValueError("must be [earliest, latest] with earliest before latest")
+        return value
 
     @field_validator("transactions", "interactions", "customers")
     @classmethod
@@ -662,6 +674,7 @@ def load_tables(config: ProjectConfig) -> Tables:
         mapping=mapping,
         event_types=data.event_types,
         duplicates=data.duplicates,
+        plausible_range=data.plausible_range,
         connection=connection,
     )
 

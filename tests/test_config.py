@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 import textwrap
 from pathlib import Path
 
@@ -22,7 +23,7 @@ from cxml.config import (
     resolve_cutoffs,
     to_yaml,
 )
-from cxml.errors import ConfigError
+from cxml.errors import ConfigError, DataValidationError
 
 CONFIGS = Path(__file__).resolve().parents[1] / "configs"
 SHIPPED = ("cdnow", "synthetic_retail", "subscription")
@@ -389,6 +390,13 @@ def test_bad_setting_is_reported_with_its_key_path_expectation_and_value(tmp_pat
 
 BAD_DATA = [
     ({}, ['data.transactions: is required unless "dataset" is given']),
+    (
+        {"dataset": {"name": "cdnow"}, "plausible_range": ["2020-01-01", "2010-01-01"]},
+        [
+            "data.plausible_range: must be [earliest, latest] with earliest before latest, "
+            'got ["2020-01-01", "2010-01-01"]'
+        ],
+    ),
     ({"dataset": "cdnow"}, ['data.dataset: must be a section of key: value pairs, got "cdnow"']),
     (
         {"dataset": {"name": "parquet"}},
@@ -731,3 +739,18 @@ def test_absolute_and_remote_source_paths_are_kept(project):
 def test_a_python_mapping_keeps_relative_paths_relative_to_the_working_directory():
     config = parse_config({"name": "p", "data": {"transactions": "tx.parquet"}})
     assert config.data.transactions == "tx.parquet"
+
+
+def test_plausible_range_admits_customers_who_signed_up_before_1970(tmp_path):
+    pd.DataFrame(
+        {"customer_id": [1, 2], "timestamp": ["2020-01-05", "2020-02-01"], "amount": [5.0, 7.0]}
+    ).to_csv(tmp_path / "tx.csv", index=False)
+    pd.DataFrame({"customer_id": [1, 2], "signup_date": ["1965-03-01", "2019-01-01"]}).to_csv(
+        tmp_path / "customers.csv", index=False
+    )
+    data = {"transactions": "tx.csv", "customers": "customers.csv"}
+    path = write(tmp_path, f"name: old\ndata: {json.dumps(data)}\n")
+    with pytest.raises(DataValidationError, match=r"data\.plausible_range in a config"):
+        load_tables(load_config(path))
+    config = load_config(path, ["data.plausible_range=[1950-01-01, null]"])
+    assert load_tables(config).customers.collect().shape[0] == 2

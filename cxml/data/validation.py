@@ -102,7 +102,8 @@ def _time_range(column: str, label: str, tables: tuple[str, ...]) -> Rule:
         column,
         f"{label} outside the plausible range [{{earliest}}, {{latest}}]",
         lambda s: (c < s.earliest) | (c > s.latest),
-        "check the unit and format of the values, or widen `plausible_range` (a Tables argument)",
+        "check the unit and format of the values, or widen the plausible range "
+        "(data.plausible_range in a config, plausible_range= of Tables)",
     )
 
 
