@@ -7,6 +7,7 @@ that bad input can cause is turned into a `DataValidationError` or `SourceError`
 from __future__ import annotations
 
 import contextlib
+import csv
 import glob
 import os
 import re
@@ -158,6 +159,21 @@ def _engine_reads(frame: pd.DataFrame, con: Connection) -> bool:
     return True
 
 
+def _ragged_line(files: list[str]) -> str | None:
+    """The first CSV line whose number of fields differs from its file's header, as text."""
+    for name in files:
+        with open(name, newline="", encoding="utf-8", errors="replace") as handle:
+            reader = csv.reader(handle)
+            header = next(reader, [])
+            for row in reader:
+                if row and len(row) != len(header):
+                    return (
+                        f"line {reader.line_num} of '{name}' has {len(row)} fields, "
+                        f"the header {len(header)}"
+                    )
+    return None
+
+
 def _read_path(path: str, table: str, con: Connection, as_text: Collection[str]) -> Relation:
     """A relation over a CSV or Parquet file or glob, or a `SourceError` saying what is wrong."""
     if glob.has_magic(path):
@@ -188,6 +204,12 @@ def _read_path(path: str, table: str, con: Connection, as_text: Collection[str])
         if formats == {"parquet"}:
             return con.read_parquet(files, union_by_name=True)
         rel = con.read_csv(files, union_by_name=True)
+        ragged = _ragged_line(files) if len(rel.columns) == 1 and "," in rel.columns[0] else None
+        if ragged:  # DuckDB then reads the whole header as one column name
+            raise SourceError(
+                f"table '{table}': {ragged}; every line must have as many fields as the "
+                "header (was the file cut short?)"
+            )
         if all(re.fullmatch(r"column\d+", c) for c in rel.columns):
             raise SourceError(
                 f"table '{table}': found no header row in '{path}'; the first line must name "

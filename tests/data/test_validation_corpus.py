@@ -655,6 +655,21 @@ CASES: list[Case] = [
         "Line: 30002",
     ),
     Case(
+        "csv_cut_short_in_a_line_near_the_start",
+        lambda p: {
+            "transactions": write_csv(
+                p,
+                "t.csv",
+                "customer_id,timestamp,amount,order_id\n1,2023-01-01,10,a\n2,2023-01-0",
+            )
+        },
+        SourceError,
+        "transactions",
+        None,
+        "line 3 of",
+        "has 2 fields, the header 4",
+    ),
+    Case(
         "csv_without_header",
         lambda p: {"transactions": write_csv(p, "t.csv", "1,2023-01-01,10\n2,2023-01-02,20\n")},
         SourceError,
