@@ -604,13 +604,23 @@ def _key_text(steps: Sequence[str | int]) -> str:
     return "".join(f"[{s}]" if isinstance(s, int) else f".{s}" for s in steps).lstrip(".")
 
 
+#: YAML 1.2's booleans: YAML 1.1 also reads yes/no/on/off/y/n, so a mapped column "No"
+#: (an order number) would become the boolean false.
+_BOOLEAN = re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$")
+
+
 class _Loader(yaml.SafeLoader):
-    """`yaml.safe_load`'s loader, stricter: a key repeated in one mapping is an error, and
-    dates stay text, so that the schema parses them and names the key of an impossible one
-    (2023-02-30) instead of the YAML library failing without a key path."""
+    """`yaml.safe_load`'s loader, stricter: a key repeated in one mapping is an error, only
+    true/false are booleans, and dates stay text, so that the schema parses them and names
+    the key of an impossible one (2023-02-30) instead of the YAML library failing without a
+    key path."""
 
     yaml_implicit_resolvers: ClassVar[dict[Any, list[Any]]] = {
-        first: [(tag, regexp) for tag, regexp in resolvers if not tag.endswith(":timestamp")]
+        first: [
+            (tag, _BOOLEAN if tag.endswith(":bool") else regexp)
+            for tag, regexp in resolvers
+            if not tag.endswith(":timestamp")
+        ]
         for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
     }
 

@@ -754,3 +754,16 @@ def test_plausible_range_admits_customers_who_signed_up_before_1970(tmp_path):
         load_tables(load_config(path))
     config = load_config(path, ["data.plausible_range=[1950-01-01, null]"])
     assert load_tables(config).customers.collect().shape[0] == 2
+
+
+def test_only_true_and_false_are_booleans_so_a_column_named_no_can_be_mapped(tmp_path):
+    """YAML 1.1 reads No, yes, on and off as booleans: a source column "No" (an order
+    number) mapped onto order_id would become the key false."""
+    path = write(
+        tmp_path,
+        "name: demo\ndata:\n  transactions: t.csv\n  mapping: {transactions: {No: order_id}}\n",
+    )
+    assert load_config(path).data.mapping.transactions == {"No": "order_id"}
+    path.write_text(path.read_text() + "seed: yes\n")
+    with pytest.raises(ConfigError, match='seed: must be an integer, got "yes"'):
+        load_config(path)
