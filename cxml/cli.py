@@ -153,6 +153,8 @@ def _check_output(path: Path) -> None:
         raise ParameterError(
             f"output {str(path)!r}: use a .parquet or .csv file name, got {path.suffix!r}"
         )
+    if re.match(r"[A-Za-z][\w+.-]*:/", str(path)):  # a cluster path (s3://...) for Spark
+        return
     if path.is_dir():
         raise ParameterError(f"output {str(path)!r} is a folder; give a file name")
     existing = next(parent for parent in path.absolute().parents if parent.exists())
