@@ -31,8 +31,11 @@ Engine = Literal["duckdb", "spark"]
 
 #: Prefix of the text copies kept next to columns whose cast can fail (see `coerce`).
 RAW_PREFIX = "__raw_"
-#: A timestamp string that ends in a UTC offset or a zone name (run inside the engine).
-TZ_SUFFIX = r"\d:\d\d(:\d\d(\.\d+)?)?\s*(Z|z|UTC|GMT|[+-]\d\d(:?\d\d)?|[A-Za-z_]+/[A-Za-z_/+-]+)$"
+#: A timestamp string that ends in a UTC offset or a zone name or abbreviation (run inside
+#: the engine): "Z", "+01", "+0100", "+01:00:00", "UTC", "EST", "Europe/Berlin", "Etc/GMT-1".
+#: Such strings are cast with their zone (an unknown zone fails the cast, and validation
+#: reports the value); others are taken as UTC.
+TZ_SUFFIX = r"\d:\d\d(:\d\d(\.\d+)?)?\s*(Z|z|[+-]\d\d(:?\d\d){0,2}|[A-Za-z][A-Za-z0-9_/+-]*)$"
 CSV_SUFFIXES = (".csv", ".tsv", ".txt", ".csv.gz", ".tsv.gz")
 PARQUET_SUFFIXES = (".parquet", ".pq")
 

@@ -174,7 +174,7 @@ def _text(column: Column) -> Column:
 def _zoned_text(column: Column, zone: str) -> Column:
     """Strings with an offset are converted to UTC; naive strings are taken as UTC."""
     text = _text(column)
-    return F.when(text.rlike(TZ_SUFFIX), _utc(text.try_cast("timestamp"), zone)).otherwise(
+    return F.when(text.rlike(TZ_SUFFIX), _utc(text.try_cast("timestamp_ltz"), zone)).otherwise(
         text.try_cast("timestamp_ntz")
     )
 

@@ -51,6 +51,23 @@ def test_timestamp_strings_with_offsets_are_converted_to_utc() -> None:
     ]
 
 
+def test_zone_abbreviations_second_offsets_and_etc_zones_are_not_read_as_utc() -> None:
+    """They used to lose their zone: 12:00 EST read as 12:00 UTC (a leak into snapshots)."""
+    stamps = [
+        "2024-03-01 12:00:00 EST",
+        "2024-03-01T12:00:00+01:00:00",
+        "2024-03-01 12:00 Etc/GMT-1",
+    ]
+    out = Tables(tx(timestamp=stamps)).to_pandas("transactions")
+    assert out["timestamp"].tolist() == [
+        pd.Timestamp("2024-03-01 17:00"),
+        pd.Timestamp("2024-03-01 11:00"),
+        pd.Timestamp("2024-03-01 11:00"),
+    ]
+    with pytest.raises(DataValidationError, match="unparseable values"):
+        Tables(tx(timestamp=["2024-03-01 12:00:00 XYZ"] * 3))
+
+
 def test_naive_timestamp_strings_are_taken_as_utc() -> None:
     out = Tables(tx(timestamp=["2023-01-01", "2023-01-02 08:30", " 2023-01-03 "]))
     assert out.to_pandas("transactions")["timestamp"].tolist() == [

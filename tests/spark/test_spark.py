@@ -160,6 +160,23 @@ def test_snapshot_is_a_lazy_spark_dataframe_on_request(spark_snapshot: nw.LazyFr
     assert native.columns[0] == "customer_id"
 
 
+def test_timestamp_strings_with_zones_become_utc_as_on_duckdb(spark: Any) -> None:
+    """The session's default timestamp type is NTZ: a plain cast dropped the zones."""
+    stamps = [
+        "2023-01-02T00:00:00+02:00",
+        "2023-01-02 10:00:00Z",
+        "2024-03-01 12:00:00 EST",
+        "2024-03-01T12:00:00+01:00:00",
+        "2024-03-01 12:00:00 Europe/Berlin",
+    ]
+    tx = pd.DataFrame({"customer_id": range(1, 6), "timestamp": stamps, "amount": 1.0})
+    expected = ["2023-01-01 22:00", "2023-01-02 10:00", "2024-03-01 17:00", "2024-03-01 11:00"]
+    expected = [pd.Timestamp(t) for t in [*expected, "2024-03-01 11:00"]]
+    for tables in (Tables(tx), Tables(tx, connection=spark)):
+        found = tables.to_pandas("transactions").sort_values("customer_id")["timestamp"]
+        assert found.tolist() == expected
+
+
 def test_labels_equal_duckdb(checkpointed: Tables, duck: Tables) -> None:
     expected = build_labels(duck, CUTOFF, HORIZON, discount_rate=0.1)
     assert_frame_equal(
