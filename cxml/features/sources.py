@@ -47,13 +47,20 @@ def lines(tables: Tables, cutoff: dt.datetime) -> nw.LazyFrame:
 
 
 def orders(tables: Tables, cutoff: dt.datetime) -> nw.LazyFrame:
-    """Purchases (not returns) per order: customer_id, t (first line), value."""
+    """Purchases (not returns) per order: customer_id, t (first line), value. A line without
+    an order_id is an order of its own."""
     purchases = lines(tables, cutoff).filter(~nw.col("is_return"))
-    if "order_id" in tables.transactions.collect_schema().names():
-        return purchases.group_by("customer_id", "order_id").agg(
-            nw.col("t").min(), nw.col("amount").sum().alias("value")
-        )
-    return purchases.select("customer_id", "t", nw.col("amount").alias("value"))
+    value = nw.col("amount").alias("value")
+    if "order_id" not in tables.transactions.collect_schema().names():
+        return purchases.select("customer_id", "t", value)
+    grouped = (
+        purchases.filter(~nw.col("order_id").is_null())
+        .group_by("customer_id", "order_id")
+        .agg(nw.col("t").min(), nw.col("amount").sum().alias("value"))
+        .select("customer_id", "t", "value")
+    )
+    single = purchases.filter(nw.col("order_id").is_null()).select("customer_id", "t", value)
+    return nw.concat([grouped, single])
 
 
 def days(tables: Tables, cutoff: dt.datetime) -> nw.LazyFrame:

@@ -64,10 +64,10 @@ def reference_snapshot(
             else (0.0 if n == 1 else np.nan)
         )
         # orders
+        single = buys[buys["order_id"].isna()] if "order_id" in tx.columns else buys
+        orders = list(zip(single["t"], single["amount"], strict=True))  # a line, an order
         if "order_id" in tx.columns:
-            orders = [(g["t"].min(), g["amount"].sum()) for _, g in buys.groupby("order_id")]
-        else:
-            orders = list(zip(buys["t"], buys["amount"], strict=True))
+            orders += [(g["t"].min(), g["amount"].sum()) for _, g in buys.groupby("order_id")]
         times = [o[0] for o in orders]
         values = [o[1] for o in orders]
         row["days_since_last_purchase"] = c - max(times) if times else np.nan

@@ -146,3 +146,19 @@ def test_a_customers_column_named_like_a_label_or_feature_is_refused(column, wha
         build_training_frame(with_clash, ["2021-02-01"], "30D")
     with pytest.raises(DataValidationError, match=column):
         build_snapshot(with_clash, "2021-02-01")
+
+
+def test_a_line_without_order_id_is_an_order_of_its_own():
+    """Missing order ids (NaN in pandas) must not merge a customer's lines into one order."""
+    tx = pd.DataFrame(
+        {
+            "customer_id": [1, 1, 1, 1],
+            "timestamp": pd.to_datetime(["2021-01-01", "2021-01-01", "2021-02-01", "2021-03-01"]),
+            "amount": [30.0, 40.0, 20.0, 10.0],
+            "order_id": [7, 7, None, None],
+        }
+    )
+    row = build_snapshot(Tables(tx), "2021-04-01").loc[1]
+    assert row["n_orders"] == 3 and row["max_order_value"] == 70.0
+    assert row["avg_order_value"] == pytest.approx(100 / 3)
+    assert row["days_since_last_purchase"] == 31

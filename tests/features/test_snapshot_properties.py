@@ -65,7 +65,9 @@ def transactions(draw: st.DrawFn, lo: int = 0, hi: int = SPAN_S) -> pd.DataFrame
     }
     frame = pd.DataFrame(rows)
     if draw(st.booleans()):
-        frame["order_id"] = draw(st.lists(st.integers(1, 4), min_size=n, max_size=n))
+        # Missing order ids (a line is then an order of its own) come as NaN, as in pandas.
+        order_ids = st.one_of(st.none(), st.integers(1, 4))
+        frame["order_id"] = draw(st.lists(order_ids, min_size=n, max_size=n))
     if draw(st.booleans()):
         frame["category"] = draw(
             st.lists(st.sampled_from(["a", "b", "c", None]), min_size=n, max_size=n)
