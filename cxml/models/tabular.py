@@ -50,7 +50,8 @@ def feature_frame(
         }
     else:
         for col, cats in estimator.categories_.items():
-            frame[col] = pd.Categorical(frame[col], categories=cats)
+            values = frame[col].astype(object)  # levels unseen at fit become missing
+            frame[col] = pd.Categorical(values.where(values.isin(cats)), categories=cats)
     frame.columns = [str(c) for c in frame.columns]
     return frame, time
 
