@@ -219,7 +219,7 @@ class Pipeline:
         """SnapshotError when a training cut-off's label window (churn or CLV horizon) ends
         after `holdout`: outcomes there would not be unseen."""
         horizons = (self.horizon, self._clv_horizon())
-        ends = {c: max(window_end(c, h) for h in horizons) for c in map(as_cutoff, self.cutoffs)}
+        ends = {as_cutoff(c): max(window_end(c, h) for h in horizons) for c in self.cutoffs}
         late = [c for c, end in ends.items() if end > holdout]
         if late:
             raise SnapshotError(
@@ -270,7 +270,7 @@ class Pipeline:
             self._check_unseen(holdout, "use earlier cut-offs")
         frame = build_training_frame(
             tables,
-            starts,
+            list(self.cutoffs),  # as given: a calendar horizon runs in a tz-aware cut-off's zone
             self.horizon,
             spec,
             churn_event=self.churn_event,

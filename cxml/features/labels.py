@@ -47,8 +47,7 @@ def build_labels(
     at the annual `discount_rate`: ``amount / (1 + rate) ** (days after cut-off / 365.25)``).
     Indexed by ``customer_id``; `output` as in :func:`build_snapshot`.
     """
-    start = as_cutoff(cutoff)
-    end = window_end(start, horizon)
+    start, end = as_cutoff(cutoff), window_end(cutoff, horizon)
     _check_window(tables, start, end)
     population = sources.population(tables, start)
     labelled = with_labels(tables, population, start, end, churn_event, discount_rate)
@@ -126,11 +125,11 @@ def build_training_frame(
     :func:`build_labels`; `output` as in :func:`build_snapshot` (the lazy forms stack the
     cut-offs in one plan).
     """
-    starts = sorted(as_cutoff(c) for c in cutoffs)
-    if not starts:
+    windows = sorted((as_cutoff(c), window_end(c, horizon)) for c in cutoffs)
+    if not windows:
         raise SnapshotError("build_training_frame needs at least one cut-off")
-    ends = [window_end(start, horizon) for start in starts]
-    for start, end in zip(starts, ends, strict=True):
+    starts, ends = [start for start, _ in windows], [end for _, end in windows]
+    for start, end in windows:
         _check_window(tables, start, end)
     if output != "pandas":
         lazy = [

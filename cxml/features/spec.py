@@ -144,5 +144,13 @@ def as_cutoff(value: Any) -> dt.datetime:
 
 
 def window_end(cutoff: Any, horizon: Horizon) -> dt.datetime:
-    """Exclusive end of the label window [cutoff, cutoff + horizon)."""
-    return (pd.Timestamp(as_cutoff(cutoff)) + parse_horizon(horizon)).to_pydatetime()
+    """Exclusive end of the label window [cutoff, cutoff + horizon), as naive UTC.
+
+    A calendar horizon runs in the zone of a tz-aware cut-off: a month from 2024-03-01
+    00:00 Berlin ends at 2024-04-01 00:00 Berlin, not a UTC month later.
+    """
+    as_cutoff(cutoff)  # a SnapshotError for anything that is not a date
+    end = pd.Timestamp(cutoff) + parse_horizon(horizon)
+    if end.tzinfo is not None:
+        end = end.tz_convert("UTC").tz_localize(None)
+    return end.to_pydatetime()

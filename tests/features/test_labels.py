@@ -162,3 +162,22 @@ def test_a_line_without_order_id_is_an_order_of_its_own():
     assert row["n_orders"] == 3 and row["max_order_value"] == 70.0
     assert row["avg_order_value"] == pytest.approx(100 / 3)
     assert row["days_since_last_purchase"] == 31
+
+
+def test_a_calendar_horizon_runs_in_the_zone_of_a_tz_aware_cut_off():
+    """A month from 2024-03-01 00:00 Berlin ends at 2024-04-01 00:00 Berlin (22:00 UTC on
+    31 March), not a UTC month after 29 February 23:00 UTC."""
+    cutoff = pd.Timestamp("2024-03-01", tz="Europe/Berlin")
+    assert window_end(cutoff, "1M") == dt.datetime(2024, 3, 31, 22)
+    assert window_end("2024-03-01T00:00+01:00", "1M") == dt.datetime(2024, 3, 31, 23)
+    tx = pd.DataFrame(
+        {
+            "customer_id": [1, 1, 1],
+            "timestamp": pd.to_datetime(["2024-02-01", "2024-03-30", "2024-05-01"]),
+            "amount": [10.0, 20.0, 5.0],
+        }
+    )
+    labels = build_labels(Tables(tx), cutoff, "1M")
+    assert labels.loc[1, "future_value"] == 20.0
+    frame = build_training_frame(Tables(tx), [cutoff], "1M")
+    assert frame.loc[1, "future_value"] == 20.0
