@@ -356,9 +356,12 @@ def apply_duplicate_policy(
         table,
         None,
         "duplicate rows",
-        f"{extra} row(s) repeat another row exactly; repeated rows:\n{examples}\n"
+        f"{extra} row(s) repeat another row exactly on every column cxml reads (columns "
+        f"outside the data contract, such as a line id, are not read); repeated rows:\n"
+        f"{examples}\n"
         "hint: pass duplicates='drop' to drop exact copies, or duplicates='keep' if repeated "
-        "identical lines are genuine (in a config: data.duplicates)",
+        "identical lines are genuine, e.g. two items of one order at one price (in a config: "
+        "data.duplicates)",
     )
 
 

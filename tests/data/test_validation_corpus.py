@@ -457,7 +457,7 @@ CASES: list[Case] = [
         "transactions",
         None,
         "duplicate rows",
-        "1 row(s) repeat another row exactly; repeated rows",
+        "1 row(s) repeat another row exactly on every column cxml reads",
     ),
     # --- mapping -----------------------------------------------------------------------------
     Case(
