@@ -34,7 +34,8 @@ _INTEGER = {"TINYINT", "SMALLINT", "INTEGER", "BIGINT", "UTINYINT", "USMALLINT",
 _WIDE_INTEGER = {"UBIGINT", "HUGEINT", "UHUGEINT"}
 _FLOAT = {"FLOAT", "DOUBLE"}
 _TIMESTAMP = {"TIMESTAMP", "TIMESTAMP_S", "TIMESTAMP_MS", "TIMESTAMP_NS", "DATE"}
-_TZ_TIMESTAMP = "TIMESTAMP WITH TIME ZONE"
+#: Zoned timestamps: microseconds, and nanoseconds (pyarrow's and pandas 2's timestamp[ns, tz]).
+_TZ_TIMESTAMP = {"TIMESTAMP WITH TIME ZONE", "TIMESTAMPTZ_NS"}
 
 _SQL_TYPES = {
     "id": "VARCHAR",
@@ -250,7 +251,7 @@ def coerce(rel: Relation, schema: TableSchema) -> tuple[Relation, dict[str, Kind
                 parts.append(f"{raw} AS {_quote(RAW_PREFIX + name)}")
                 parsed[name] = kind
         elif schema.keep_extra:
-            parts.append(f"timezone('UTC', {q}) AS {q}" if dtype == _TZ_TIMESTAMP else q)
+            parts.append(f"timezone('UTC', {q}) AS {q}" if dtype in _TZ_TIMESTAMP else q)
     return rel.project(", ".join(parts)), parsed
 
 
@@ -278,7 +279,7 @@ def _family(dtype: str) -> str:
         return "bool"
     if dtype in _TIMESTAMP:
         return "timestamp"
-    if dtype == _TZ_TIMESTAMP:
+    if dtype in _TZ_TIMESTAMP:
         return "tz_timestamp"
     if dtype in ('"NULL"', "NULL"):
         return "null"

@@ -68,6 +68,16 @@ def test_zone_abbreviations_second_offsets_and_etc_zones_are_not_read_as_utc() -
         Tables(tx(timestamp=["2024-03-01 12:00:00 XYZ"] * 3))
 
 
+def test_nanosecond_zoned_arrow_timestamps_become_naive_utc(tmp_path: Path) -> None:
+    """timestamp[ns, tz] is what pyarrow and pandas 2 write; DuckDB calls it TIMESTAMPTZ_NS."""
+    local = pd.to_datetime(["2023-01-01 05:00"] * 3).tz_localize("Europe/Berlin")
+    zoned = pd.Series(local).astype(pd.ArrowDtype(pa.timestamp("ns", tz="Europe/Berlin")))
+    tx(timestamp=zoned).to_parquet(tmp_path / "tx.parquet")
+    for source in (tx(timestamp=zoned), str(tmp_path / "tx.parquet")):
+        out = Tables(source).to_pandas("transactions")
+        assert out["timestamp"].tolist() == [pd.Timestamp("2023-01-01 04:00")] * 3
+
+
 def test_naive_timestamp_strings_are_taken_as_utc() -> None:
     out = Tables(tx(timestamp=["2023-01-01", "2023-01-02 08:30", " 2023-01-03 "]))
     assert out.to_pandas("transactions")["timestamp"].tolist() == [
