@@ -23,6 +23,7 @@ from typing import Literal
 import narwhals as nw
 
 from cxml.data import NOT_TOUCHES
+from cxml.features import sources
 from cxml.features.spec import FeatureSpec, Group
 
 Source = Literal["lines", "orders", "days", "events", "latest", "customers"]
@@ -561,7 +562,7 @@ def _attributes(spec: FeatureSpec) -> list[Feature]:
             "customers",
             "min",
             "signup time",
-            "t_signup",
+            sources.SIGNUP_T,
             requires=("signup_date",),
         ),
         Derived(

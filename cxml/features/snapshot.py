@@ -12,7 +12,7 @@ from cxml.data import CUSTOMERS, Tables
 from cxml.data.engine import collect
 from cxml.errors import DataValidationError, ParameterError
 from cxml.features import sources
-from cxml.features.catalogue import Context, Metric, plan
+from cxml.features.catalogue import Context, Metric, Plan, plan
 from cxml.features.spec import CUTOFF, LABELS, FeatureSpec, as_cutoff
 
 #: What the builders return: pandas (collected), the lazy narwhals frame, or the engine's
@@ -57,13 +57,21 @@ def attribute_columns(tables: Tables, spec: FeatureSpec) -> list[str]:
     return [c for c in tables.customers.collect_schema().names() if c not in CUSTOMERS.names]
 
 
-def _check_attribute_names(attributes: list[str], features: list[str]) -> None:
-    """DataValidationError for a customers column named like a feature, label or cut-off:
-    it would replace what cxml computes (a column 'churned' would become the label)."""
-    taken = {*features, *LABELS, CUTOFF}
+def _check_attribute_names(attributes: list[str], todo: Plan) -> None:
+    """DataValidationError for a customers column named like a feature (internal ones too),
+    a label or the cut-off: it would replace what cxml computes (a column 'churned' would
+    become the label)."""
+    internal = {m.name for m in todo.metrics} | {d.name for level in todo.derived for d in level}
+    taken = {*internal, *todo.outputs, *LABELS, CUTOFF, sources.SIGNUP_T}
     for name in attributes:
         if name in taken:
-            what = "label" if name in LABELS else "column" if name == CUTOFF else "feature"
+            what = (
+                "label"
+                if name in LABELS
+                else "feature"
+                if name in todo.outputs
+                else "column"  # the cut-off, or an internal step of a feature
+            )
             raise DataValidationError(
                 "customers",
                 name,
@@ -93,7 +101,7 @@ def snapshot_frame(
     for level in todo.derived:
         frame = frame.with_columns(d.expr(ctx).alias(d.name) for d in level)
     attributes = attribute_columns(tables, spec)
-    _check_attribute_names(attributes, todo.outputs)
+    _check_attribute_names(attributes, todo)
     if attributes:
         frame = frame.join(
             sources.customers(tables, cutoff).select("customer_id", *attributes),

@@ -89,13 +89,17 @@ def latest(tables: Tables, cutoff: dt.datetime) -> nw.LazyFrame:
     return surveys.filter(nw.col("t") == nw.col("t").max().over("customer_id", "event_type"))
 
 
+#: The signup time in days that `customers` adds to the customers table.
+SIGNUP_T = "t_signup"
+
+
 def customers(tables: Tables, cutoff: dt.datetime) -> nw.LazyFrame:
-    """Customers signed up before the cut-off (or without a signup date), with `t_signup`."""
+    """Customers signed up before the cut-off (or without a signup date), with `SIGNUP_T`."""
     assert tables.customers is not None
     frame = tables.customers
     if "signup_date" in frame.collect_schema().names():
         frame = frame.filter(nw.col("signup_date").is_null() | (nw.col("signup_date") < cutoff))
-        frame = frame.with_columns(t_signup=days_since_epoch("signup_date"))
+        frame = frame.with_columns(days_since_epoch("signup_date").alias(SIGNUP_T))
     return frame
 
 

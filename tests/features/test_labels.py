@@ -132,6 +132,8 @@ def test_discounted_future_value_matches_a_brute_force_sum():
         ("future_value", "label"),
         ("cutoff", "column"),
         ("n_orders", "feature"),
+        ("t_signup", "column"),  # internal steps of features
+        ("_signup_t", "column"),
     ],
 )
 def test_a_customers_column_named_like_a_label_or_feature_is_refused(column, what):
