@@ -25,6 +25,7 @@ from pyspark import StorageLevel
 from pyspark.errors import PySparkException
 from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F
+from pyspark.sql import types as T
 
 from cxml.data.contract import Kind, TableSchema
 from cxml.data.engine import (
@@ -102,8 +103,9 @@ def read_source(
     """A DataFrame over a Spark DataFrame, catalog table name, CSV/Parquet path, glob or
     folder, (prepared) pandas DataFrame or Arrow table.
 
-    Spark infers CSV column types from every row, not a sample, so `as_text` is not needed:
-    a column with a value that does not fit is read as text and validated value by value.
+    CSV columns named in `as_text` (the contract's) are read as text, as on DuckDB: Spark's
+    inferred types would turn ids such as "007" into the number 7; the others keep the
+    types Spark infers from every row.
     """
     _check_session(spark)
     if isinstance(source, DataFrame):
@@ -116,7 +118,7 @@ def read_source(
             table, None, "the DataFrame cannot be read", f"the engine reported: {summary(exc)}"
         ) from None
     if isinstance(source, str | os.PathLike):
-        return _read_named(os.path.expanduser(os.fspath(source)), table, spark)
+        return _read_named(os.path.expanduser(os.fspath(source)), table, spark, as_text)
     raise SourceError(
         f"table '{table}': unsupported source of type {type(source).__name__}; pass a Spark "
         "or pandas DataFrame, a catalog table name or a CSV or Parquet path"
@@ -133,7 +135,9 @@ def _check_session(spark: SparkSession) -> None:
         )
 
 
-def _read_named(name: str, table: str, spark: SparkSession) -> DataFrame:
+def _read_named(
+    name: str, table: str, spark: SparkSession, as_text: Collection[str] = ()
+) -> DataFrame:
     """A catalog table, or a CSV or Parquet file, glob or folder."""
     looks_like_table = source_format(name) is None and not any(ch in name for ch in "/\\*?")
     try:
@@ -147,7 +151,14 @@ def _read_named(name: str, table: str, spark: SparkSession) -> DataFrame:
         if "://" not in name and not any(ch in name for ch in "*?") and not Path(name).exists():
             raise SourceError(f"table '{table}': file not found: '{name}'")
         if source_format(name.rstrip("/")) == "csv":
-            return spark.read.csv(name, header=True, inferSchema=True)
+            inferred = spark.read.csv(name, header=True, inferSchema=True)
+            if not set(inferred.columns) & set(as_text):
+                return inferred
+            fields = [
+                T.StructField(f.name, T.StringType() if f.name in as_text else f.dataType)
+                for f in inferred.schema.fields
+            ]
+            return spark.read.csv(name, header=True, schema=T.StructType(fields))
         return spark.read.option("mergeSchema", "true").parquet(name)
     except ERRORS as exc:
         raise SourceError(

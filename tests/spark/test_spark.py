@@ -29,7 +29,7 @@ from cxml.cli import app
 from cxml.config import parse_config
 from cxml.data import Tables, engine
 from cxml.datasets import make_synthetic_frames
-from cxml.features import build_labels, build_snapshot, build_training_frame
+from cxml.features import FeatureSpec, build_labels, build_snapshot, build_training_frame
 from cxml.features.snapshot import to_pandas
 
 CUSTOMERS = 800
@@ -175,6 +175,27 @@ def test_timestamp_strings_with_zones_become_utc_as_on_duckdb(spark: Any) -> Non
     for tables in (Tables(tx), Tables(tx, connection=spark)):
         found = tables.to_pandas("transactions").sort_values("customer_id")["timestamp"]
         assert found.tolist() == expected
+
+
+def test_csv_contract_columns_are_read_as_text_as_on_duckdb(spark: Any, tmp_path: Path) -> None:
+    """Spark's inferred types turned the ids "007" and "0012" into 7 and 12, which then
+    matched no customer of a Parquet customers table."""
+    pd.DataFrame(
+        {
+            "customer_id": ["007", "007", "0012"],
+            "timestamp": ["2023-06-01", "2023-06-10", "2023-06-15"],
+            "amount": [10.0, 20.0, 5.0],
+        }
+    ).to_csv(tmp_path / "tx.csv", index=False)
+    customers = pd.DataFrame(
+        {"customer_id": ["007", "0012", "0099"], "signup_date": pd.Timestamp("2023-01-01")}
+    )
+    customers.to_parquet(tmp_path / "customers.parquet")
+    sources = (str(tmp_path / "tx.csv"), None, str(tmp_path / "customers.parquet"))
+    for tables in (Tables(*sources), Tables(*sources, connection=spark)):
+        snapshot = build_snapshot(tables, "2023-07-01", FeatureSpec(groups=("orders",)))
+        assert snapshot["n_orders"].to_dict() == {"0012": 1, "007": 2, "0099": 0}
+        assert tables.warnings == []
 
 
 def test_labels_equal_duckdb(checkpointed: Tables, duck: Tables) -> None:
