@@ -146,16 +146,17 @@ def _step(description: str) -> Iterator[None]:
         progress.update(task, completed=1)
 
 
-def _check_output(path: Path) -> None:
+def _check_output(path: Path, folder: bool = False) -> None:
     """Refuse, before any work is done, an output name that is neither Parquet nor CSV, a
-    folder, or a path through a file or into a folder that cannot be written."""
+    folder (unless `folder`: Spark writes Parquet as a folder, replacing one that is there),
+    or a path through a file or into a folder that cannot be written."""
     if path.suffix.lower() not in OUTPUT_SUFFIXES:
         raise ParameterError(
             f"output {str(path)!r}: use a .parquet or .csv file name, got {path.suffix!r}"
         )
     if re.match(r"[A-Za-z][\w+.-]*:/", str(path)):  # a cluster path (s3://...) for Spark
         return
-    if path.is_dir():
+    if path.is_dir() and not folder:
         raise ParameterError(f"output {str(path)!r} is a folder; give a file name")
     existing = next(parent for parent in path.absolute().parents if parent.exists())
     if not existing.is_dir():
@@ -322,7 +323,7 @@ def snapshot(
     from cxml.pipeline import Pipeline
 
     project, _ = _config(config, set_, quiet)
-    _check_output(Path(output))
+    _check_output(Path(output), folder=project.engine == "spark")
     tables = _tables(project)
     if project.engine == "spark" and Path(output).suffix.lower() == ".parquet":
         from cxml.spark import snapshot_frame, write_parquet
@@ -390,7 +391,7 @@ def _score_to(project: Any, model_uri: str, as_of: str, output: str | Path) -> p
     from cxml.tracking import load_model
     from cxml.tracking import score as score_with
 
-    _check_output(Path(output))
+    _check_output(Path(output), folder=project.engine == "spark")
     if project.engine == "spark":
         return _score_on_spark(project, model_uri, as_of, str(output))
     with _step(f"Loading {model_uri}"):

@@ -7,7 +7,7 @@ in its arguments.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from typing import Any
 
 import numpy as np
@@ -33,7 +33,7 @@ from cxml.errors import ModelFitError, ParameterError, SnapshotError
 from cxml.evaluation.holdout import BTYDCheck, Evaluation, evaluate
 from cxml.features import FeatureSpec, build_labels, build_snapshot, build_training_frame
 from cxml.features.catalogue import plan as feature_plan
-from cxml.features.snapshot import attribute_columns, available_columns
+from cxml.features.snapshot import attribute_columns, available_columns, nobody_seen
 from cxml.features.spec import LABELS, Horizon, as_cutoff, window_end
 from cxml.models import BTYDModel, ChurnModel
 from cxml.models.baselines import RecencyBaseline, last_period_value
@@ -432,10 +432,7 @@ class Pipeline:
         last contact on each channel)."""
         snapshot = build_snapshot(tables, as_of, self._spec(), undated_customers=True)
         if snapshot.empty:
-            raise SnapshotError(
-                f"no customer is seen before {as_cutoff(as_of):%Y-%m-%d}: the data starts "
-                "later; choose a later date"
-            )
+            raise nobody_seen(as_of)
         snapshot.insert(0, "cutoff", pd.Timestamp(as_cutoff(as_of)))
         if self.actions is not None:
             snapshot = snapshot.join(self.contacts(tables, as_of))
@@ -477,13 +474,17 @@ class Pipeline:
 
     def _features(self, frame: pd.DataFrame) -> pd.DataFrame:
         """The model's feature columns of a snapshot or labelled frame, all present."""
-        missing = [c for c in self.feature_columns_ if c not in frame.columns]
+        self.check_feature_columns(frame.columns)
+        return frame[self.feature_columns_]
+
+    def check_feature_columns(self, columns: Collection[str]) -> None:
+        """SnapshotError naming the model's feature columns that `columns` lack."""
+        missing = [c for c in self.feature_columns_ if c not in columns]
         if missing:
             raise SnapshotError(
                 f"the data lack the model's feature columns {missing}: the model was trained "
                 "on tables with more columns or event types"
             )
-        return frame[self.feature_columns_]
 
     def _scores(self, X: pd.DataFrame) -> pd.DataFrame:
         """The SCORE_COLUMNS for feature rows X."""

@@ -30,7 +30,8 @@ from cxml.data import Tables
 from cxml.data.engine import check_collect_size, engine_of, summary
 from cxml.data.spark_engine import ERRORS as ENGINE_ERRORS
 from cxml.errors import ParameterError
-from cxml.features import FeatureSpec, build_snapshot
+from cxml.features import FeatureSpec, build_snapshot, sources
+from cxml.features.snapshot import nobody_seen
 from cxml.features.spec import as_cutoff
 from cxml.pipeline import SCORE_COLUMNS, Pipeline
 from cxml.tracking import load_model, pipeline_of
@@ -115,9 +116,11 @@ def score_with_plan(
             f"{model_uri} was logged by an older cxml whose model cannot leave its action "
             "plan out of Spark's batches; train it again, or score it with engine: duckdb"
         )
+    _check_seen(tables, as_of)
     snapshot = build_snapshot(
         tables, as_of, pipeline.features, output="lazy", undated_customers=True
     )
+    pipeline.check_feature_columns(snapshot.collect_schema().names())
     inputs = _model_input(snapshot, as_cutoff(as_of), pipeline.feature_columns_)
     # Python workers must run this interpreter to unpickle the model (cxml travels as code).
     os.environ["PYSPARK_PYTHON"] = sys.executable
@@ -174,9 +177,18 @@ def _planned(
 def snapshot_frame(tables: Tables, as_of: Any, spec: FeatureSpec | None = None) -> DataFrame:
     """The snapshot at `as_of` as a registered model takes it (``customer_id``, ``cutoff``,
     the features), a lazy Spark DataFrame: what ``cxml snapshot`` writes."""
+    _check_seen(tables, as_of)
     snapshot = build_snapshot(tables, as_of, spec, output="lazy", undated_customers=True)
     features = snapshot.collect_schema().names()[1:]
     return _model_input(snapshot, as_cutoff(as_of), features)
+
+
+def _check_seen(tables: Tables, as_of: Any) -> None:
+    """The error `Pipeline.snapshot` raises when no customer is seen before `as_of`: one
+    cheap Spark job over the ids, before the snapshot is computed."""
+    seen = sources.population(tables, as_cutoff(as_of), undated=True).to_native()
+    if seen.limit(1).count() == 0:
+        raise nobody_seen(as_of)
 
 
 def _model_input(snapshot: nw.LazyFrame, cutoff: Any, features: list[str]) -> DataFrame:

@@ -21,10 +21,11 @@ import pandas as pd
 import pytest
 from pandas.testing import assert_frame_equal
 
-from cxml.cli import DEMO_AS_OF, DEMO_CONFIG, _warn_past_data
+from cxml.cli import DEMO_AS_OF, DEMO_CONFIG, _check_output, _warn_past_data
 from cxml.config import load_config, parse_config
 from cxml.data import Tables
 from cxml.datasets import load_cdnow
+from cxml.errors import ParameterError
 from tests.conftest import CDNOW_CONFIG, ROOT, SAMPLE, RunCxml, cli_env, one_line
 
 CDNOW_CUSTOMERS = 23_570
@@ -304,6 +305,14 @@ def test_output_that_is_a_folder_is_refused_before_any_work(
         "--as-of", "1998-01-01", "--output", "scores.parquet", cwd=tmp_path,
     )  # fmt: skip
     assert_bad_input(result, "output 'scores.parquet' is a folder")
+
+
+def test_an_existing_parquet_folder_is_a_valid_output_for_spark(tmp_path: Path) -> None:
+    """Spark writes Parquet as a folder and replaces one that is there."""
+    (tmp_path / "scores.parquet").mkdir()
+    _check_output(tmp_path / "scores.parquet", folder=True)
+    with pytest.raises(ParameterError, match="is a folder"):
+        _check_output(tmp_path / "scores.parquet")
 
 
 # --------------------------------------------------------------------------- exit code 1

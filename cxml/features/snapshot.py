@@ -10,7 +10,7 @@ import pandas as pd
 
 from cxml.data import CUSTOMERS, Tables
 from cxml.data.engine import collect
-from cxml.errors import DataValidationError, ParameterError
+from cxml.errors import DataValidationError, ParameterError, SnapshotError
 from cxml.features import sources
 from cxml.features.catalogue import Context, Metric, Plan, plan
 from cxml.features.spec import CUTOFF, LABELS, FeatureSpec, as_cutoff
@@ -78,6 +78,14 @@ def _check_attribute_names(attributes: list[str], todo: Plan) -> None:
                 f"the name of a {what} cxml computes",
                 "rename the column in the source, or leave it out",
             )
+
+
+def nobody_seen(cutoff: Any) -> SnapshotError:
+    """The error for a scoring date before any customer is seen."""
+    return SnapshotError(
+        f"no customer is seen before {as_cutoff(cutoff):%Y-%m-%d}: the data starts later; "
+        "choose a later date"
+    )
 
 
 def snapshot_frame(

@@ -198,6 +198,15 @@ def test_csv_contract_columns_are_read_as_text_as_on_duckdb(spark: Any, tmp_path
         assert tables.warnings == []
 
 
+def test_a_date_before_every_customer_is_the_duckdb_error(checkpointed: Tables) -> None:
+    """Spark wrote an empty snapshot (and empty scores) and exited 0."""
+    from cxml.errors import SnapshotError
+    from cxml.spark import snapshot_frame
+
+    with pytest.raises(SnapshotError, match="no customer is seen before 2000-01-01"):
+        snapshot_frame(checkpointed, "2000-01-01")
+
+
 def test_labels_equal_duckdb(checkpointed: Tables, duck: Tables) -> None:
     expected = build_labels(duck, CUTOFF, HORIZON, discount_rate=0.1)
     assert_frame_equal(
