@@ -236,6 +236,13 @@ def coerce(rel: DataFrame, schema: TableSchema) -> tuple[DataFrame, dict[str, Ki
                 columns.append(raw(column, zone).alias(RAW_PREFIX + name))
                 parsed[name] = kind
         elif schema.keep_extra:
+            if "." in name or "`" in name:  # Spark would read `a.b` as field b of a struct a
+                raise DataValidationError(
+                    schema.name,
+                    name,
+                    "a column name with '.' or '`' cannot be used on Spark",
+                    "rename the column in the source (e.g. address_city for address.city)",
+                )
             columns.append(_utc(column, zone).alias(name) if family == "tz_timestamp" else column)
     return rel.select(*columns), parsed
 

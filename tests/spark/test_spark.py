@@ -207,6 +207,16 @@ def test_a_date_before_every_customer_is_the_duckdb_error(checkpointed: Tables) 
         snapshot_frame(checkpointed, "2000-01-01")
 
 
+def test_a_dotted_customers_column_is_a_clear_error_on_spark(spark: Any) -> None:
+    """Spark reads `address.city` as a struct field: it failed deep inside a snapshot."""
+    from cxml.data import DataValidationError
+
+    tx = pd.DataFrame({"customer_id": [1], "timestamp": ["2023-01-01"], "amount": [1.0]})
+    customers = pd.DataFrame({"customer_id": [1], "address.city": ["Oslo"]})
+    with pytest.raises(DataValidationError, match=r"column 'address\.city': a column name"):
+        Tables(tx, customers=customers, connection=spark)
+
+
 def test_labels_equal_duckdb(checkpointed: Tables, duck: Tables) -> None:
     expected = build_labels(duck, CUTOFF, HORIZON, discount_rate=0.1)
     assert_frame_equal(
