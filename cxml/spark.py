@@ -202,6 +202,16 @@ def _model_input(snapshot: nw.LazyFrame, cutoff: Any, features: list[str]) -> Da
     return frame.to_native()
 
 
+def _cause(exc: BaseException) -> str:
+    """An engine error in brief: for an error in a Python worker, its traceback's last line
+    (e.g. MLflow's schema mismatch), not the traceback."""
+    text = str(exc)
+    if "Traceback (most recent call last)" in text:
+        lines = [line.strip() for line in text.splitlines() if line.strip()]
+        return lines[-1][:500]
+    return summary(exc)
+
+
 def write_parquet(frame: DataFrame, path: str | Path, plan: ActionPlan | None = None) -> None:
     """Write a Spark DataFrame as a Parquet folder at `path`, replacing what is there.
 
@@ -215,7 +225,8 @@ def write_parquet(frame: DataFrame, path: str | Path, plan: ActionPlan | None = 
     Raises
     ------
     ParameterError
-        The output cannot be written (the message gives the engine's reason).
+        The output cannot be written, or Spark failed computing it (the message gives the
+        engine's reason).
     """
     target = str(path)
     final = _local_folder(frame.sparkSession, target)
@@ -228,9 +239,14 @@ def write_parquet(frame: DataFrame, path: str | Path, plan: ActionPlan | None = 
         if plan is not None:
             (partial / PLAN_FILE).write_text(json.dumps(plan.to_dict()))
         _replace(partial, final)
-    except (*ENGINE_ERRORS, OSError) as exc:
-        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else summary(exc)
+    except OSError as exc:
+        reason = exc.strerror or str(exc)
         raise ParameterError(f"output {target!r} cannot be written: {reason}") from None
+    except ENGINE_ERRORS as exc:
+        # Spark computes the frame as it writes it: the cause may be the data, not the path.
+        raise ParameterError(
+            f"Spark failed computing or writing {target!r}: {_cause(exc)}"
+        ) from None
     finally:
         if partial is not None:
             shutil.rmtree(partial, ignore_errors=True)

@@ -482,6 +482,20 @@ def test_write_parquet_replaces_a_folder_whole_or_leaves_it_untouched(
 
     blocked = tmp_path / "a_file"
     blocked.write_text("not a folder")
-    with pytest.raises(ParameterError, match="cannot be written"):
+    with pytest.raises(ParameterError, match=r"failed computing or writing .*a_file/scores"):
         write_parquet(frame, blocked / "scores.parquet")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["a_file", "scores.parquet"]
+
+
+def test_a_python_worker_error_is_reported_by_its_last_line() -> None:
+    """Not the worker's whole traceback, and not as a problem with the output path."""
+    from cxml.spark import _cause
+
+    worker = RuntimeError(
+        "An exception was thrown from the Python worker. Please see the stack trace below.\n"
+        'Traceback (most recent call last):\n  File "worker.py", line 1, in main\n'
+        "mlflow.exceptions.MlflowException: Incompatible input types for column customer_id.\n"
+    )
+    assert _cause(worker) == (
+        "mlflow.exceptions.MlflowException: Incompatible input types for column customer_id."
+    )
