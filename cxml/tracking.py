@@ -35,6 +35,7 @@ import cxml
 from cxml.config import ProjectConfig, flatten, load_training_tables, to_yaml
 from cxml.data import Tables
 from cxml.data.engine import collect
+from cxml.data.flags import as_flags
 from cxml.errors import CxmlError, DataValidationError
 from cxml.pipeline import Pipeline
 from cxml.report import build_report
@@ -359,15 +360,13 @@ def _conform(rows: pd.DataFrame, schema: Schema | None) -> pd.DataFrame:
         if spec.type == DataType.string and numeric:
             rows[name] = column.map(str, na_action="ignore").astype(object)
         elif spec.type == DataType.boolean and numeric:
-            known = column.dropna()
-            if not known.isin([0, 1]).all():
-                bad = known[~known.isin([0, 1])]
+            flags, bad = as_flags(column)
+            if not bad.empty:
                 raise DataValidationError(
                     "customers",
                     name,
                     "the model was trained with true/false values here",
                     f"found {len(bad)} rows with other values, e.g. {bad.iloc[0]!r}",
                 )
-            flags = column.astype(object).map({0: False, 1: True}, na_action="ignore")
-            rows[name] = flags.where(column.notna(), None)
+            rows[name] = flags
     return rows

@@ -27,6 +27,7 @@ import pandas as pd
 from cxml.actions.catalogue import Catalogue, contact_column
 from cxml.actions.rules import Rule, RuleError
 from cxml.actions.uplift import UpliftModel
+from cxml.data.flags import as_flags
 
 #: Floor of the retention probability in the value at stake.
 MIN_RETENTION = 0.05
@@ -112,19 +113,9 @@ def check_columns(catalogue: Catalogue, columns: pd.Index) -> None:
 def _consented(frame: pd.DataFrame, flag: str, action: str) -> np.ndarray:
     """A consent column as booleans (missing is no consent); RuleError unless it holds
     true/false or 1/0 — text such as "no" must not count as consent."""
-    column = frame[flag]
-    present = column.notna().to_numpy()
-    known = column[present]
-    if pd.api.types.is_bool_dtype(column.dtype):
-        bad = known.iloc[:0]
-    elif pd.api.types.is_numeric_dtype(column.dtype):
-        bad = known[~known.isin([0, 1])]
-    else:  # object or categorical: Python booleans only
-        bad = known[[not isinstance(v, bool | np.bool_) for v in known]]
+    flags, bad = as_flags(frame[flag])
     if bad.empty:
-        out = np.zeros(len(column), dtype=bool)
-        out[present] = known.to_numpy(dtype=bool)
-        return out
+        return flags.eq(True).to_numpy(dtype=bool)
     examples = ", ".join(repr(v) for v in pd.unique(bad.astype(object))[:3])
     raise RuleError(
         action,
