@@ -52,6 +52,7 @@ from cxml.errors import ConfigError, SnapshotError
 from cxml.features.catalogue import plan
 from cxml.features.snapshot import available_columns
 from cxml.features.spec import FeatureSpec, as_cutoff, parse_horizon
+from cxml.fields import Float, Int
 
 DURATION_EXPECTED = 'must be a positive duration like "26W", "6M" or a number of days'
 
@@ -130,8 +131,8 @@ class SyntheticDataset(Section):
     """Simulated retail histories (`cxml.datasets.make_synthetic`); no cancellation events."""
 
     name: Literal["synthetic"]
-    customers: int = Field(5000, ge=1)
-    seed: int | None = None  # None: the project seed
+    customers: Int = Field(5000, ge=1)
+    seed: Int | None = None  # None: the project seed
     start: Day = dt.date(2022, 1, 1)
     end: Day = dt.date(2024, 1, 1)
     with_interactions: bool = True  # web/app visits, e-mails, tickets, NPS/CSAT/CES surveys
@@ -234,7 +235,7 @@ class RollingCutoffs(Section):
     """`count` cut-offs `every` period apart, the latest as late as the holdout allows."""
 
     every: Duration = "1M"
-    count: int = Field(6, ge=1)
+    count: Int = Field(6, ge=1)
 
 
 def _cutoffs_kind(value: Any) -> str:
@@ -297,9 +298,9 @@ class CLVConfig(Section):
     """Customer lifetime value over `horizon`, discounted per `period` at an annual rate."""
 
     horizon: Duration | None = None  # None: the churn horizon
-    discount_rate: float = Field(0.0, ge=0, le=1)  # annual, e.g. 0.1 for 10 %
+    discount_rate: Float = Field(0.0, ge=0, le=1)  # annual, e.g. 0.1 for 10 %
     period: Duration = "1M"
-    coverage: float = Field(0.8, gt=0, lt=1)  # nominal coverage of the prediction interval
+    coverage: Float = Field(0.8, gt=0, lt=1)  # nominal coverage of the prediction interval
 
 
 # --------------------------------------------------------------------------- models
@@ -308,20 +309,20 @@ class CLVConfig(Section):
 class LightGBMParams(Section):
     """The LightGBM settings cxml exposes (defaults as in `cxml.models.ChurnModel`)."""
 
-    n_estimators: int = Field(1000, ge=1)
-    learning_rate: float = Field(0.05, gt=0, le=1)
-    num_leaves: int = Field(31, ge=2)
-    min_child_samples: int = Field(20, ge=1)
-    reg_lambda: float = Field(0.0, ge=0)
-    colsample_bytree: float = Field(1.0, gt=0, le=1)
-    early_stopping_rounds: int = Field(50, ge=1)
+    n_estimators: Int = Field(1000, ge=1)
+    learning_rate: Float = Field(0.05, gt=0, le=1)
+    num_leaves: Int = Field(31, ge=2)
+    min_child_samples: Int = Field(20, ge=1)
+    reg_lambda: Float = Field(0.0, ge=0)
+    colsample_bytree: Float = Field(1.0, gt=0, le=1)
+    early_stopping_rounds: Int = Field(50, ge=1)
 
 
 class BTYDConfig(Section):
     """The purchase model of `cxml.models.BTYDModel` and its L2 penalty."""
 
     model: Literal["bgnbd", "pareto", "mbgnbd"] = "bgnbd"
-    penalizer: float = Field(0.0, ge=0)
+    penalizer: Float = Field(0.0, ge=0)
 
 
 class ChurnModelConfig(Section):
@@ -407,7 +408,7 @@ class SparkConfig(Section):
 
     master: Text | None = None  # None: as spark-submit or the platform sets it
     options: dict[str, str | int | float | bool] = {}  # Spark settings, e.g. spark.executor.memory
-    sample: float = Field(1.0, gt=0, le=1)  # share of customers `cxml train` fits on
+    sample: Float = Field(1.0, gt=0, le=1)  # share of customers `cxml train` fits on
 
 
 # --------------------------------------------------------------------------- project
@@ -417,7 +418,7 @@ class ProjectConfig(Section):
     """A whole cxml project. Only `name` and `data` are required."""
 
     name: str
-    seed: int = 0
+    seed: Int = 0
     data: DataConfig
     features: FeatureSpec = FeatureSpec()
     training: TrainingConfig = TrainingConfig()

@@ -362,6 +362,15 @@ BAD_FILES = [
         'got "team/churn"',
     ),
     ("seed: lucky", 'seed: must be an integer, got "lucky"'),
+    # pydantic alone would read true/false as 1/0
+    ("seed: true", "seed: must be an integer, got true"),
+    ("models: {btyd: {penalizer: false}}", "models.btyd.penalizer: must be a number, got false"),
+    ("features: {windows: [30, true]}", "features.windows[1]: must be an integer, got true"),
+    (
+        "actions: {budget: true, catalogue: [{name: mail, channel: email, cost: 1, "
+        "effect: {churn_reduction: 0.2}}]}",
+        "actions.budget: must be a number, got true",
+    ),
     (
         "actions: {budget: 10, catalogue: [{name: mail, channel: email, cost: 1, "
         "effect: {churn_reductio: 0.2}}]}",

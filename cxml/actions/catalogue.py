@@ -28,6 +28,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from cxml.actions.rules import Kind, Rule, parse_rule
+from cxml.fields import Float, Int
 
 NO_ACTION = "no_action"
 #: Interaction event types that count as the firm contacting a customer (cool-down).
@@ -49,9 +50,9 @@ class Effect(_Section):
     contacts, and the assumed retention effect is the fallback when history is too thin.
     """
 
-    churn_reduction: float = Field(0.0, ge=0, le=1)
-    purchase_lift: float = Field(0.0, ge=-1, le=1)
-    value: float = 0.0
+    churn_reduction: Float = Field(0.0, ge=0, le=1)
+    purchase_lift: Float = Field(0.0, ge=-1, le=1)
+    value: Float = 0.0
     learned: str | None = None
 
     @model_validator(mode="after")
@@ -68,8 +69,8 @@ class Action(_Section):
 
     name: str
     channel: str
-    cost: float = Field(ge=0, allow_inf_nan=False)
-    capacity: int | None = Field(None, ge=0)
+    cost: Float = Field(ge=0, allow_inf_nan=False)
+    capacity: Int | None = Field(None, ge=0)
     eligible: str | None = None
     effect: Effect
 
@@ -87,21 +88,21 @@ class UpliftSettings(_Section):
     """How learned effects are fitted (see `cxml.actions.uplift.UpliftModel`)."""
 
     learner: Literal["t", "x"] = "x"
-    min_contacts: int = Field(200, ge=10)
-    folds: int = Field(3, ge=2, le=10)
+    min_contacts: Int = Field(200, ge=10)
+    folds: Int = Field(3, ge=2, le=10)
 
 
 class Catalogue(_Section):
     """The ``actions`` section: the actions and the rules every plan obeys."""
 
     catalogue: list[Action] = Field(min_length=1)
-    budget: float | None = Field(None, ge=0, allow_inf_nan=False)
+    budget: Float | None = Field(None, ge=0, allow_inf_nan=False)
     currency: str = ""
-    control_share: float = Field(0.05, ge=0, lt=1)
-    seed: int = 0
+    control_share: Float = Field(0.05, ge=0, lt=1)
+    seed: Int = 0
     method: Literal["auto", "exact", "lagrangian"] = "auto"
     contact_events: list[str] = list(CONTACT_EVENTS)
-    cooldown_days: dict[str, float] = {}
+    cooldown_days: dict[str, Float] = {}
     consent: dict[str, str] = {}
     uplift: UpliftSettings = UpliftSettings()
 

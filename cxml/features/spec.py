@@ -10,6 +10,7 @@ import pandas as pd
 from pydantic import BaseModel, ConfigDict, field_validator
 
 from cxml.errors import SnapshotError
+from cxml.fields import Float, Int
 
 Group = Literal[
     "btyd", "recency", "orders", "windows", "gaps", "mix", "interactions", "cx", "attributes"
@@ -61,8 +62,8 @@ class FeatureSpec(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     groups: tuple[Group, ...] = ALL_GROUPS
-    windows: tuple[int, ...] = (30, 90, 180, 365)
-    time_unit: Literal["D", "W"] | float = "D"
+    windows: tuple[Int, ...] = (30, 90, 180, 365)
+    time_unit: Literal["D", "W"] | Float = "D"
     event_types: tuple[str, ...] = DEFAULT_EVENT_TYPES
 
     @field_validator("windows")
