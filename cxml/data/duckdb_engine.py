@@ -23,7 +23,16 @@ import pandas as pd
 import pyarrow as pa
 
 from cxml.data.contract import Kind, TableSchema
-from cxml.data.engine import RAW_PREFIX, TZ_SUFFIX, as_text, source_format, summary, wrong_type
+from cxml.data.engine import (
+    NUMBER_TEXT,
+    RAW_PREFIX,
+    TIMESTAMP_TEXT,
+    TZ_SUFFIX,
+    as_text,
+    source_format,
+    summary,
+    wrong_type,
+)
 from cxml.errors import DataValidationError, SourceError
 
 Connection: TypeAlias = duckdb.DuckDBPyConnection
@@ -56,7 +65,10 @@ _CASTS: dict[tuple[str, str], tuple[str, str | None]] = {
     ("id", "float"): ("TRY_CAST(CASE WHEN {q} = trunc({q}) THEN {q} END AS BIGINT)", _AS_TEXT),
     ("id", "text"): (f"CASE WHEN TRIM({_AS_TEXT}) <> '' THEN {_AS_TEXT} END", None),
     **{("float", family): ("CAST({q} AS DOUBLE)", None) for family in _NUMERIC},
-    ("float", "text"): (f"TRY_CAST({_TEXT} AS DOUBLE)", _TEXT),
+    ("float", "text"): (
+        f"CASE WHEN regexp_matches({_TEXT}, '{NUMBER_TEXT}') THEN TRY_CAST({_TEXT} AS DOUBLE) END",
+        _TEXT,
+    ),
     ("bool", "bool"): ("{q}", None),
     **{
         ("bool", family): ("CASE WHEN {q} = 1 THEN TRUE WHEN {q} = 0 THEN FALSE END", _AS_TEXT)
@@ -65,9 +77,10 @@ _CASTS: dict[tuple[str, str], tuple[str, str | None]] = {
     ("bool", "text"): (f"TRY_CAST({_TEXT} AS BOOLEAN)", _TEXT),
     ("timestamp", "tz_timestamp"): ("timezone('UTC', {q})", None),
     ("timestamp", "timestamp"): ("CAST({q} AS TIMESTAMP)", None),
-    # Strings with an offset are converted to UTC; naive strings are taken as UTC.
+    # ISO strings with an offset are converted to UTC; naive ones are taken as UTC.
     ("timestamp", "text"): (
-        f"CASE WHEN regexp_matches({_TEXT}, '{TZ_SUFFIX}') "
+        f"CASE WHEN NOT regexp_matches({_TEXT}, '{TIMESTAMP_TEXT}') THEN NULL "
+        f"WHEN regexp_matches({_TEXT}, '{TZ_SUFFIX}') "
         f"THEN timezone('UTC', TRY_CAST({_TEXT} AS TIMESTAMPTZ)) "
         f"ELSE TRY_CAST({_TEXT} AS TIMESTAMP) END",
         _TEXT,

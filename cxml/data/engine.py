@@ -31,11 +31,21 @@ Engine = Literal["duckdb", "spark"]
 
 #: Prefix of the text copies kept next to columns whose cast can fail (see `coerce`).
 RAW_PREFIX = "__raw_"
+_ZONE = r"\s*(Z|z|[+-]\d\d(:?\d\d){0,2}|[A-Za-z][A-Za-z0-9_/+-]*)"
 #: A timestamp string that ends in a UTC offset or a zone name or abbreviation (run inside
 #: the engine): "Z", "+01", "+0100", "+01:00:00", "UTC", "EST", "Europe/Berlin", "Etc/GMT-1".
 #: Such strings are cast with their zone (an unknown zone fails the cast, and validation
 #: reports the value); others are taken as UTC.
-TZ_SUFFIX = r"\d:\d\d(:\d\d(\.\d+)?)?\s*(Z|z|[+-]\d\d(:?\d\d){0,2}|[A-Za-z][A-Za-z0-9_/+-]*)$"
+TZ_SUFFIX = r"\d:\d\d(:\d\d(\.\d+)?)?" + _ZONE + "$"
+#: The text the engines read as a timestamp: an ISO 8601 date, optionally with a time of
+#: day (hours 0-23) and a zone as in `TZ_SUFFIX`. DuckDB's and Spark's own casts each accept
+#: more, and differently ("2023/02/01", "24:00:00", "2023"), so text must match this first.
+TIMESTAMP_TEXT = (
+    r"^\d{4}-\d\d?-\d\d?([T ]([01]?\d|2[0-3]):[0-5]\d(:[0-5]\d(\.\d+)?)?(" + _ZONE + ")?)?$"
+)
+#: The text the engines read as a number: a plain decimal, optionally with an exponent, or
+#: inf/nan (rejected later as not finite). Spark alone accepts "1.5d", DuckDB alone "1_000".
+NUMBER_TEXT = r"^[+-]?((\d+\.?\d*|\.\d+)([eE][+-]?\d+)?|(?i:inf|infinity|nan))$"
 CSV_SUFFIXES = (".csv", ".tsv", ".txt", ".csv.gz", ".tsv.gz")
 PARQUET_SUFFIXES = (".parquet", ".pq")
 

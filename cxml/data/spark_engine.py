@@ -29,7 +29,9 @@ from pyspark.sql import types as T
 
 from cxml.data.contract import Kind, TableSchema
 from cxml.data.engine import (
+    NUMBER_TEXT,
     RAW_PREFIX,
+    TIMESTAMP_TEXT,
     TZ_SUFFIX,
     source_format,
     summary,
@@ -48,6 +50,7 @@ SESSION_DEFAULTS = {
     "spark.ui.showConsoleProgress": "false",
 }
 _HASH = "__cxml_row_hash"
+_MALFORMED = "__cxml_malformed_line"
 ERRORS = (PySparkException, Py4JError)
 _SPARK_TYPES = {
     "id": "string",
@@ -151,20 +154,37 @@ def _read_named(
         if "://" not in name and not any(ch in name for ch in "*?") and not Path(name).exists():
             raise SourceError(f"table '{table}': file not found: '{name}'")
         if source_format(name.rstrip("/")) == "csv":
-            inferred = spark.read.csv(name, header=True, inferSchema=True)
-            if not set(inferred.columns) & set(as_text):
-                return inferred
-            fields = [
-                T.StructField(f.name, T.StringType() if f.name in as_text else f.dataType)
-                for f in inferred.schema.fields
-            ]
-            return spark.read.csv(name, header=True, schema=T.StructType(fields))
+            return _read_csv(name, table, spark, as_text)
         return spark.read.option("mergeSchema", "true").parquet(name)
     except ERRORS as exc:
         raise SourceError(
             f"table '{table}': cannot read '{name}': {summary(exc)}; check that it is a valid, "
             "complete CSV or Parquet file (a folder is read as Parquet)"
         ) from None
+
+
+def _read_csv(name: str, table: str, spark: SparkSession, as_text: Collection[str]) -> DataFrame:
+    """CSV with the contract's columns as text, refusing lines whose field count differs
+    from the header's (Spark would drop extra fields and pad missing ones with nulls)."""
+    inferred = spark.read.csv(name, header=True, inferSchema=True)
+    fields = [
+        T.StructField(f.name, T.StringType() if f.name in as_text else f.dataType)
+        for f in inferred.schema.fields
+    ]
+    frame = spark.read.csv(
+        name,
+        header=True,
+        schema=T.StructType([*fields, T.StructField(_MALFORMED, T.StringType())]),
+        columnNameOfCorruptRecord=_MALFORMED,
+    )
+    bad = frame.filter(F.col(_MALFORMED).isNotNull()).withColumn("_file", F.input_file_name())
+    for row in bad.limit(1).collect():
+        raise SourceError(
+            f"table '{table}': the line {row[_MALFORMED]!r} of '{row['_file']}' does not have "
+            f"the header's {len(fields)} fields; every line must have as many fields as the "
+            "header (was the file cut short?)"
+        )
+    return frame.drop(_MALFORMED)
 
 
 def rename(rel: DataFrame, mapping: Mapping[str, str]) -> DataFrame:
@@ -183,11 +203,19 @@ def _text(column: Column) -> Column:
 
 
 def _zoned_text(column: Column, zone: str) -> Column:
-    """Strings with an offset are converted to UTC; naive strings are taken as UTC."""
+    """ISO strings with an offset are converted to UTC; naive ones are taken as UTC."""
     text = _text(column)
-    return F.when(text.rlike(TZ_SUFFIX), _utc(text.try_cast("timestamp_ltz"), zone)).otherwise(
-        text.try_cast("timestamp_ntz")
+    return F.when(
+        text.rlike(TIMESTAMP_TEXT),
+        F.when(text.rlike(TZ_SUFFIX), _utc(text.try_cast("timestamp_ltz"), zone)).otherwise(
+            text.try_cast("timestamp_ntz")
+        ),
     )
+
+
+def _number(column: Column, zone: str) -> Column:
+    text = _text(column)
+    return F.when(text.rlike(NUMBER_TEXT), text.try_cast("double"))
 
 
 def _as_string(column: Column, zone: str) -> Column:
@@ -202,7 +230,7 @@ _CASTS: dict[tuple[str, str], tuple[Cast, Cast | None]] = {
     ("id", "float"): (lambda c, z: F.when(c == F.round(c, 0), c).try_cast("bigint"), _as_string),
     ("id", "text"): (lambda c, z: F.when(F.trim(c) != "", c), None),
     **{("float", family): (lambda c, z: c.cast("double"), None) for family in _NUMERIC},
-    ("float", "text"): (lambda c, z: _text(c).try_cast("double"), lambda c, z: _text(c)),
+    ("float", "text"): (_number, lambda c, z: _text(c)),
     ("bool", "bool"): (lambda c, z: c, None),
     **{
         ("bool", family): (lambda c, z: F.when(c == 1, True).when(c == 0, False), _as_string)

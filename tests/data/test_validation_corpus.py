@@ -217,6 +217,34 @@ CASES: list[Case] = [
         "unparseable values: expected timestamp",
         "yesterday",
     ),
+    # DuckDB's and Spark's own casts accept some of these, each different ones: text must
+    # be ISO 8601 on both engines.
+    *(
+        Case(
+            f"timestamp_not_iso_{value}",
+            lambda p, value=value: {
+                "transactions": tx(timestamp=["2023-01-01", value, "2023-01-03"])
+            },
+            DataValidationError,
+            "transactions",
+            "timestamp",
+            "unparseable values: expected timestamp",
+            value,
+        )
+        for value in ("2023/01/02", "2023-01-02 24:00:00", "2023", "2023-01", "20230102")
+    ),
+    *(
+        Case(
+            f"amount_not_plain_{value}",
+            lambda p, value=value: {"transactions": tx(amount=["10", value, "30.5"])},
+            DataValidationError,
+            "transactions",
+            "amount",
+            "unparseable values: expected float",
+            value,
+        )
+        for value in ("1.5d", "1.5f", "1_000", "0x10")
+    ),
     Case(
         "timestamp_mixed_python_objects",
         lambda p: {"transactions": tx(timestamp=[dt.datetime(2023, 1, 1), "2023-01-02", 5])},

@@ -27,8 +27,9 @@ from typer.testing import CliRunner
 
 from cxml.cli import app
 from cxml.config import parse_config
-from cxml.data import Tables, engine
+from cxml.data import DataValidationError, Tables, engine
 from cxml.datasets import make_synthetic_frames
+from cxml.errors import SourceError
 from cxml.features import FeatureSpec, build_labels, build_snapshot, build_training_frame
 from cxml.features.snapshot import to_pandas
 
@@ -177,6 +178,31 @@ def test_timestamp_strings_with_zones_become_utc_as_on_duckdb(spark: Any) -> Non
         assert found.tolist() == expected
 
 
+@pytest.mark.parametrize(
+    ("column", "value"),
+    [
+        ("timestamp", "2023/01/02"),  # DuckDB alone read these
+        ("timestamp", "2023-01-02 24:00:00"),
+        ("amount", "1_000"),
+        ("timestamp", "2023"),  # Spark alone read these
+        ("amount", "1.5d"),
+    ],
+)
+def test_text_one_engine_alone_parsed_is_refused_by_both(
+    spark: Any, column: str, value: str
+) -> None:
+    tx = pd.DataFrame(
+        {"customer_id": [1, 2], "timestamp": ["2023-01-01", "2023-01-03"], "amount": ["5", "7"]}
+    )
+    tx.loc[1, column] = value
+    for connection in (None, spark):
+        with pytest.raises(DataValidationError) as info:
+            Tables(tx, connection=connection)
+        kind = "float" if column == "amount" else "timestamp"
+        assert info.value.rule == f"unparseable values: expected {kind}"
+        assert value in info.value.detail
+
+
 def test_csv_contract_columns_are_read_as_text_as_on_duckdb(spark: Any, tmp_path: Path) -> None:
     """Spark's inferred types turned the ids "007" and "0012" into 7 and 12, which then
     matched no customer of a Parquet customers table."""
@@ -198,6 +224,20 @@ def test_csv_contract_columns_are_read_as_text_as_on_duckdb(spark: Any, tmp_path
         assert tables.warnings == []
 
 
+@pytest.mark.parametrize("line", ["2,2023-01-02,7,9", "2,2023-01-02"])
+def test_a_csv_line_with_more_or_fewer_fields_is_refused_as_on_duckdb(
+    spark: Any, tmp_path: Path, line: str
+) -> None:
+    """Spark dropped an extra field (shifting nothing, losing it) and padded a short line."""
+    path = tmp_path / "tx.csv"
+    path.write_text(f"customer_id,timestamp,amount\n1,2023-01-01,5\n{line}\n3,2023-01-03,4\n")
+    for connection in (None, spark):
+        with pytest.raises(SourceError, match="every line must have as many fields as the header"):
+            Tables(str(path), connection=connection)
+    with pytest.raises(SourceError, match=f"the line '{line}' of '.*tx.csv'"):
+        Tables(str(path), connection=spark)
+
+
 def test_a_date_before_every_customer_is_the_duckdb_error(checkpointed: Tables) -> None:
     """Spark wrote an empty snapshot (and empty scores) and exited 0."""
     from cxml.errors import SnapshotError
@@ -209,8 +249,6 @@ def test_a_date_before_every_customer_is_the_duckdb_error(checkpointed: Tables) 
 
 def test_a_dotted_customers_column_is_a_clear_error_on_spark(spark: Any) -> None:
     """Spark reads `address.city` as a struct field: it failed deep inside a snapshot."""
-    from cxml.data import DataValidationError
-
     tx = pd.DataFrame({"customer_id": [1], "timestamp": ["2023-01-01"], "amount": [1.0]})
     customers = pd.DataFrame({"customer_id": [1], "address.city": ["Oslo"]})
     with pytest.raises(DataValidationError, match=r"column 'address\.city': a column name"):
