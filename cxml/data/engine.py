@@ -149,6 +149,11 @@ def coerce(rel: Relation, schema: TableSchema) -> tuple[Relation, dict[str, Kind
     return _backend(rel).coerce(rel, schema)
 
 
+def empty_table(table: str) -> DataValidationError:
+    """The error for a table without rows."""
+    return DataValidationError(table, None, "the table is empty", "pass at least one row")
+
+
 def wrong_type(table: str, column: str, kind: Kind, dtype: str, numeric: bool) -> Exception:
     """The error for a column whose engine type cannot hold its kind (`numeric`: a number)."""
     hint = f"convert the column to {_WANTED[kind]} before loading, or map another column onto it"

@@ -33,6 +33,7 @@ from cxml.data.engine import (
     RAW_PREFIX,
     TIMESTAMP_TEXT,
     TZ_SUFFIX,
+    empty_table,
     source_format,
     summary,
     wrong_type,
@@ -113,6 +114,13 @@ def read_source(
     _check_session(spark)
     if isinstance(source, DataFrame):
         return source
+    if isinstance(source, pd.DataFrame | pa.Table) and len(source) == 0:
+        raise empty_table(table)  # before Spark fails to infer a schema from no rows
+    if isinstance(source, pd.DataFrame):
+        # Spark has no unsigned 64-bit type (values above 2**63 became nulls): read them as
+        # text, as DuckDB reads UBIGINT ids.
+        wide = [c for c in source.columns if source[c].dtype == "uint64"]
+        source = source.assign(**{c: source[c].astype(str) for c in wide}) if wide else source
     try:
         if isinstance(source, pd.DataFrame | pa.Table):
             return spark.createDataFrame(source)

@@ -24,6 +24,7 @@ from cxml.data.engine import (
     Connection,
     collect,
     distinct,
+    empty_table,
     rows_with_repeated_hash,
 )
 from cxml.errors import DataValidationError
@@ -249,7 +250,7 @@ def check_rules(
             exprs.append(_count(rule.conflicts_with(scope)).alias(f"__conflict{i}"))
     row = collect(frame.select(exprs)).iloc[0]
     if not _as_int(row["__rows"]):
-        raise DataValidationError(table, None, "the table is empty", "pass at least one row")
+        raise empty_table(table)
     failing = [
         (rule, _as_int(row[f"__rule{i}"]))
         for i, rule in enumerate(rules)

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import narwhals as nw
+import numpy as np
 import pandas as pd
 import pytest
 import yaml
@@ -236,6 +237,23 @@ def test_a_csv_line_with_more_or_fewer_fields_is_refused_as_on_duckdb(
             Tables(str(path), connection=connection)
     with pytest.raises(SourceError, match=f"the line '{line}' of '.*tx.csv'"):
         Tables(str(path), connection=spark)
+
+
+def test_an_empty_frame_and_ids_above_the_int64_range_read_as_on_duckdb(spark: Any) -> None:
+    """Spark failed to infer a schema from an empty frame, and turned uint64 ids above
+    2**63 into nulls ("null or blank customer ids")."""
+    tx = pd.DataFrame(
+        {
+            "customer_id": np.array([1, 2**63 + 5], dtype="uint64"),
+            "timestamp": pd.to_datetime(["2023-01-01", "2023-01-02"]),
+            "amount": [1.0, 2.0],
+        }
+    )
+    for connection in (None, spark):
+        ids = Tables(tx, connection=connection).to_pandas("transactions")["customer_id"]
+        assert ids.tolist() == ["1", str(2**63 + 5)]
+        with pytest.raises(DataValidationError, match="the table is empty"):
+            Tables(tx.iloc[:0], connection=connection)
 
 
 def test_a_date_before_every_customer_is_the_duckdb_error(checkpointed: Tables) -> None:
