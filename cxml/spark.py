@@ -20,8 +20,9 @@ from typing import Any
 import mlflow
 import narwhals as nw
 import pandas as pd
+from mlflow.types import DataType, Schema
 from pyspark import StorageLevel
-from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
@@ -34,7 +35,7 @@ from cxml.features import FeatureSpec, build_snapshot, sources
 from cxml.features.snapshot import nobody_seen
 from cxml.features.spec import as_cutoff
 from cxml.pipeline import SCORE_COLUMNS, Pipeline
-from cxml.tracking import load_model, pipeline_of
+from cxml.tracking import INTEGER_TYPES, WHOLE_TEXT, load_model, pipeline_of, unconformable
 
 #: Spark types of the score columns after ``customer_id`` (whose type is the tables').
 SCORE_TYPES = {
@@ -122,6 +123,7 @@ def score_with_plan(
     )
     pipeline.check_feature_columns(snapshot.collect_schema().names())
     inputs = _model_input(snapshot, as_cutoff(as_of), pipeline.feature_columns_)
+    inputs = _conformed(inputs, model.metadata.get_input_schema())
     # Python workers must run this interpreter to unpickle the model (cxml travels as code).
     os.environ["PYSPARK_PYTHON"] = sys.executable
     result = T.StructType(
@@ -200,6 +202,35 @@ def _model_input(snapshot: nw.LazyFrame, cutoff: Any, features: list[str]) -> Da
     ]
     frame = snapshot.select("customer_id", nw.lit(cutoff).alias("cutoff"), *columns)
     return frame.to_native()
+
+
+def _conformed(inputs: DataFrame, schema: Schema | None) -> DataFrame:
+    """`inputs` cast to the model signature's types where no value changes, as
+    `cxml.tracking.score` casts them (one Spark job checks the values first)."""
+    casts: dict[str, Column] = {}
+    checks: list[tuple[str, str, Column]] = []
+    for spec in [] if schema is None else schema.inputs:
+        if spec.name not in inputs.columns:
+            continue
+        column, dtype = F.col(f"`{spec.name}`"), inputs.schema[spec.name].dataType
+        numeric = isinstance(dtype, T.NumericType)
+        if spec.type == DataType.string and numeric:
+            casts[spec.name] = column.cast("string")
+        elif spec.type in INTEGER_TYPES and isinstance(dtype, T.StringType):
+            casts[spec.name] = column.cast("long")
+            bad = ~column.rlike(WHOLE_TEXT) | column.try_cast("long").isNull()
+            checks.append((spec.name, "integer ids", bad))
+        elif spec.type == DataType.boolean and numeric:
+            casts[spec.name] = F.when(column == 1, True).when(column == 0, False)
+            checks.append((spec.name, "true/false values", ~column.isin(0, 1)))
+    if checks:
+        counts = [F.count_if(bad) for _, _, bad in checks]
+        examples = [F.first(F.when(bad, F.col(f"`{n}`")), ignorenulls=True) for n, _, bad in checks]
+        found = inputs.select(*counts, *examples).collect()[0]
+        for i, (name, expected, _) in enumerate(checks):
+            if found[i]:
+                raise unconformable(name, expected, found[i], found[len(checks) + i])
+    return inputs.withColumns(casts) if casts else inputs
 
 
 def _cause(exc: BaseException) -> str:

@@ -24,6 +24,7 @@ from typing import Any
 
 import mlflow
 import narwhals as nw
+import numpy as np
 import pandas as pd
 from mlflow.data.code_dataset_source import CodeDatasetSource
 from mlflow.data.meta_dataset import MetaDataset
@@ -346,11 +347,30 @@ def score(
         ) from None
 
 
+#: Signature types an integer id column has (from Parquet or pandas ids).
+INTEGER_TYPES = (DataType.long, DataType.integer)
+#: Text that reads back as the same integer: no leading zeros, signs, spaces or decimals.
+WHOLE_TEXT = r"^(0|-?[1-9][0-9]{0,18})$"
+
+
+def unconformable(name: str, expected: str, count: int, example: Any) -> DataValidationError:
+    """The error for scoring values that would change if cast to the model's type."""
+    example = example.item() if isinstance(example, np.generic) else example
+    return DataValidationError(
+        "customers",
+        name,
+        f"the model was trained with {expected} here",
+        f"found {count} rows with other values, e.g. {example!r}",
+    )
+
+
 def _conform(rows: pd.DataFrame, schema: Schema | None) -> pd.DataFrame:
     """`rows` with columns cast to the model signature's types where no value changes: ids
-    read as numbers from Parquet but as text from CSV, and 1/0 flags for true/false.
+    read as numbers from Parquet but as text from CSV (either way round), and 1/0 flags for
+    true/false.
 
-    A numeric flag holding anything but 0 and 1 is a DataValidationError naming the column.
+    A value the cast would change (the text id "007" for a model of integer ids, a numeric
+    flag other than 0 and 1) is a DataValidationError naming the column.
     """
     for spec in [] if schema is None else schema.inputs:
         name = spec.name
@@ -359,14 +379,18 @@ def _conform(rows: pd.DataFrame, schema: Schema | None) -> pd.DataFrame:
         column, numeric = rows[name], pd.api.types.is_numeric_dtype(rows[name].dtype)
         if spec.type == DataType.string and numeric:
             rows[name] = column.map(str, na_action="ignore").astype(object)
+        elif spec.type in INTEGER_TYPES and not numeric:
+            text = column.dropna().astype(str)
+            bad = text[~text.str.fullmatch(WHOLE_TEXT)]
+            if bad.empty:
+                bad = text[[not -(2**63) <= int(v) < 2**63 for v in text]]
+            if not bad.empty:
+                raise unconformable(name, "integer ids", len(bad), bad.iloc[0])
+            ints = column.map(lambda v: int(str(v)), na_action="ignore")
+            rows[name] = ints.astype("int64" if column.notna().all() else "Int64")
         elif spec.type == DataType.boolean and numeric:
             flags, bad = as_flags(column)
             if not bad.empty:
-                raise DataValidationError(
-                    "customers",
-                    name,
-                    "the model was trained with true/false values here",
-                    f"found {len(bad)} rows with other values, e.g. {bad.iloc[0]!r}",
-                )
+                raise unconformable(name, "true/false values", len(bad), bad.iloc[0])
             rows[name] = flags
     return rows

@@ -478,6 +478,17 @@ def test_scoring_rows_are_cast_to_the_signature_where_no_value_changes() -> None
     assert conformed["n_orders"].tolist() == [1, 2, 3]  # MLflow widens ints itself
     with pytest.raises(DataValidationError, match=r"column 'email_consent'.*true/false"):
         _conform(rows.assign(email_consent=[1.0, 2.0, 0.0]), schema)
+    # Text ids from a CSV export, scored by a model trained on integer ids from Parquet
+    integer_ids = Schema([ColSpec("long", "customer_id")])
+    text_ids = pd.DataFrame({"customer_id": ["7", "-8", str(2**63 - 1)]})
+    conformed = _conform(text_ids.copy(), integer_ids)
+    assert conformed["customer_id"].tolist() == [7, -8, 2**63 - 1]
+    assert conformed["customer_id"].dtype == "int64"
+    for changed in ("007", "7.0", " 7", "+7", str(2**63), "x"):
+        with pytest.raises(
+            DataValidationError, match=f"(?s)integer ids.*e.g. '{re.escape(changed)}'"
+        ):
+            _conform(text_ids.assign(customer_id=["1", changed, "2"]), integer_ids)
 
 
 def test_config_keys_mlflow_refuses_are_made_valid_param_names() -> None:

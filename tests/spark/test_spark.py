@@ -256,6 +256,33 @@ def test_an_empty_frame_and_ids_above_the_int64_range_read_as_on_duckdb(spark: A
             Tables(tx.iloc[:0], connection=connection)
 
 
+def test_scoring_rows_are_cast_to_the_signature_as_on_duckdb(spark: Any) -> None:
+    """Text ids (CSV) scored by a model of integer ids (Parquet), integer ids by a model of
+    text ids, and 1/0 flags by a model of true/false: cast where no value changes."""
+    from mlflow.types import ColSpec, Schema
+
+    from cxml.spark import _conformed
+    from cxml.tracking import _conform
+
+    schema = Schema([ColSpec("long", "customer_id"), ColSpec("boolean", "consent")])
+    rows = pd.DataFrame({"customer_id": ["7", "-8", str(2**63 - 1)], "consent": [1.0, 0.0, 1.0]})
+    expected = _conform(rows.copy(), schema)
+    found = _conformed(spark.createDataFrame(rows), schema).toPandas()
+    assert found["customer_id"].tolist() == expected["customer_id"].tolist()
+    assert found["consent"].tolist() == expected["consent"].tolist() == [True, False, True]
+    text = Schema([ColSpec("string", "customer_id")])
+    found = _conformed(spark.createDataFrame(pd.DataFrame({"customer_id": [7, 8]})), text)
+    assert found.toPandas()["customer_id"].tolist() == ["7", "8"]
+    for column, value in [("customer_id", "007"), ("customer_id", str(2**63)), ("consent", 2.0)]:
+        bad = rows.copy()
+        bad.loc[1, column] = value
+        with pytest.raises(DataValidationError) as duck:
+            _conform(bad.copy(), schema)
+        with pytest.raises(DataValidationError) as on_spark:
+            _conformed(spark.createDataFrame(bad), schema)
+        assert str(on_spark.value) == str(duck.value)
+
+
 def test_a_date_before_every_customer_is_the_duckdb_error(checkpointed: Tables) -> None:
     """Spark wrote an empty snapshot (and empty scores) and exited 0."""
     from cxml.errors import SnapshotError
