@@ -10,6 +10,7 @@ import datetime as dt
 from collections.abc import Collection, Sequence
 from typing import Any
 
+import narwhals as nw
 import numpy as np
 import pandas as pd
 from sklearn.base import clone
@@ -34,6 +35,7 @@ from cxml.evaluation.holdout import BTYDCheck, Evaluation, evaluate
 from cxml.features import FeatureSpec, build_labels, build_snapshot, build_training_frame
 from cxml.features.catalogue import plan as feature_plan
 from cxml.features.snapshot import attribute_columns, available_columns, nobody_seen
+from cxml.features.sources import churned_by
 from cxml.features.spec import LABELS, Horizon, as_cutoff, window_end
 from cxml.models import BTYDModel, ChurnModel
 from cxml.models.baselines import RecencyBaseline, last_period_value
@@ -209,11 +211,23 @@ class Pipeline:
 
     # -- fitting -------------------------------------------------------------------------
 
-    def _spec(self) -> FeatureSpec:
+    def feature_spec(self) -> FeatureSpec:
+        """The features the pipeline builds: `features`, with the churn event's own
+        features when churn is event-defined (they tell who has churned already)."""
         spec = self.features or FeatureSpec()
         if "btyd" not in spec.groups:
             raise ParameterError("Pipeline needs the 'btyd' feature group in FeatureSpec.groups")
-        return spec
+        if self.churn_event is None:
+            return spec
+        missing = [g for g in ("recency", "interactions") if g not in spec.groups]
+        if missing:
+            raise ParameterError(
+                f"churn_event={self.churn_event!r} needs the feature groups {missing} in "
+                "FeatureSpec.groups, to tell the customers who have churned already"
+            )
+        if self.churn_event in spec.event_types:
+            return spec
+        return spec.model_copy(update={"event_types": (*spec.event_types, self.churn_event)})
 
     def _check_unseen(self, holdout: dt.datetime, advice: str) -> None:
         """SnapshotError when a training cut-off's label window (churn or CLV horizon) ends
@@ -262,7 +276,7 @@ class Pipeline:
             raise ParameterError(
                 f"risk_thresholds must satisfy 0 < low < high < 1, got {self.risk_thresholds}"
             )
-        spec = self._spec()
+        spec = self.feature_spec()
         churn_template, clv_template, btyd_template = self._templates(spec)
         holdout = None if self.holdout is None else as_cutoff(self.holdout)
         starts = [as_cutoff(c) for c in self.cutoffs]
@@ -278,16 +292,18 @@ class Pipeline:
         )
         self.feature_columns_ = [c for c in frame.columns if c not in (*LABELS, "cutoff")]
         X = frame[["cutoff", *self.feature_columns_]]  # the cut-off splits, never predicts
-        outcomes = frame["churned"].nunique()
-        if outcomes < 2:
+        # Churn models learn from customers at risk (event churn: not churned already).
+        at_risk = frame["churned"].notna().to_numpy()
+        churned = frame["churned"][at_risk].astype(bool)
+        if churned.nunique() < 2:
             raise ModelFitError(
-                f"every training customer has churned={bool(frame['churned'].iloc[0])} at the "
+                f"every training customer at risk has churned={bool(churned.iloc[0])} at the "
                 f"cut-offs {[f'{s:%Y-%m-%d}' for s in starts]}: nothing to learn. Check the "
                 "churn definition (horizon, event type) and the cut-offs."
             )
         self.rules_ = {} if self.actions is None else self.actions.rules(self._rule_kinds(frame))
-        self.churn_model_ = churn_template.fit(X, frame["churned"])
-        self.recency_model_ = RecencyBaseline().fit(X, frame["churned"])
+        self.churn_model_ = churn_template.fit(X[at_risk], churned)
+        self.recency_model_ = RecencyBaseline().fit(X[at_risk], churned)
         self.clv_model_ = clv_template.fit(X, self._future_value(tables, frame))
         if holdout is None:
             latest = frame[frame["cutoff"] == frame["cutoff"].max()]
@@ -354,7 +370,7 @@ class Pipeline:
         """Parse the catalogue's eligibility rules before any training (RuleError if one is
         invalid or names a column that scoring will not have; kinds are checked in fit)."""
         if self.actions is not None:
-            spec = self._spec()
+            spec = self.feature_spec()
             features = feature_plan(spec, available_columns(tables)).outputs
             attributes = attribute_columns(tables, spec)
             self.actions.rules([*features, *attributes, *self._score_kinds()])
@@ -373,11 +389,11 @@ class Pipeline:
             tables,
             [as_cutoff(as_of)],
             self.horizon,
-            self._spec(),
+            self.feature_spec(),
             churn_event=self.churn_event,
             discount_rate=self.discount_rate,
         )
-        btyd = clone(self._templates(self._spec())[2]).fit(frame)
+        btyd = clone(self._templates(self.feature_spec())[2]).fit(frame)
         return self._evaluate(tables, as_of, frame, btyd)
 
     def _evaluate(
@@ -395,11 +411,13 @@ class Pipeline:
         last = last_period_value(tables, holdout, clv_horizon).reindex(frame.index)
         if clv is None:
             clv = self.clv_model_.predict(X)
+        at_risk = frame["churned"].notna().to_numpy()  # event churn: not churned already
+        at = X[at_risk]
         churn_scores = {
-            "churn_model": self.churn_model_.predict_proba(X)[:, 1],
-            RECENCY: self.recency_model_.predict_proba(X)[:, 1],
+            "churn_model": self.churn_model_.predict_proba(at)[:, 1],
+            RECENCY: self.recency_model_.predict_proba(at)[:, 1],
             # Customers without purchases have no BTYD history: count them as churned.
-            BTYD_CHURN: btyd.predict_no_purchase(X, self.horizon).fillna(1.0).to_numpy(),
+            BTYD_CHURN: btyd.predict_no_purchase(at, self.horizon).fillna(1.0).to_numpy(),
         }
         clv_predictions = {
             f"clv_{self.clv_model_.kind}": clv,
@@ -415,7 +433,7 @@ class Pipeline:
             btyd.predict_purchases(X, self.horizon).to_numpy()[buyers],
         )
         return evaluate(
-            churned=frame["churned"].to_numpy(dtype=float),
+            churned=frame["churned"][at_risk].to_numpy(dtype=float),
             churn_scores=churn_scores,
             value=self._future_value(tables, frame),
             clv_predictions=clv_predictions,
@@ -430,7 +448,7 @@ class Pipeline:
         """The model's input at `as_of`: features of every customer first seen before it or
         in the customers table without a signup date (and, with actions, the days since the
         last contact on each channel)."""
-        snapshot = build_snapshot(tables, as_of, self._spec(), undated_customers=True)
+        snapshot = build_snapshot(tables, as_of, self.feature_spec(), undated_customers=True)
         if snapshot.empty:
             raise nobody_seen(as_of)
         snapshot.insert(0, "cutoff", pd.Timestamp(as_cutoff(as_of)))
@@ -502,12 +520,30 @@ class Pipeline:
                 "clv": clv,
                 "clv_lower": interval[:, 0],
                 "clv_upper": interval[:, 1],
-                "value_segment": _levels(clv, self.value_thresholds_),
-                "risk_segment": _levels(churn, self.risk_thresholds),
                 "churn_drivers": self._drivers(X, names, strengths),
             }
         )
+        gone = self._churned_already(X)
+        if gone.any():
+            # BTYD knows no cancellations; the CLV model does (its features and training
+            # rows include them), so a win-back's value stays.
+            scores.loc[gone, ["churn_probability", "p_alive", "expected_purchases"]] = [1, 0, 0]
+            reason = f"churned already: {self.churn_event}, no purchase since"
+            scores.loc[gone, "churn_drivers"] = reason
+        scores.insert(7, "value_segment", _levels(scores["clv"], self.value_thresholds_))
+        scores.insert(8, "risk_segment", _levels(scores["churn_probability"], self.risk_thresholds))
         return scores
+
+    def _churned_already(self, X: pd.DataFrame) -> np.ndarray:
+        """Which customers have churned by the churn event before the cut-off (contractual
+        churn; none otherwise): the churn model, trained on customers at risk, does not
+        score them; they have churned."""
+        since_event = f"days_since_last_{self.churn_event}"
+        if self.churn_event is None or since_event not in X.columns:  # older models
+            return np.zeros(len(X), dtype=bool)
+        frame = nw.from_native(X[[since_event, "days_since_last_purchase"]], eager_only=True)
+        gone = churned_by(-nw.col(since_event), -nw.col("days_since_last_purchase"))
+        return frame.select(gone.alias("gone"))["gone"].to_numpy()
 
     def _planning_frame(self, snapshot: pd.DataFrame, scores: pd.DataFrame) -> pd.DataFrame:
         """What eligibility rules see: snapshot columns, scores and the contact recency."""

@@ -119,7 +119,7 @@ def score_with_plan(
         )
     _check_seen(tables, as_of)
     snapshot = build_snapshot(
-        tables, as_of, pipeline.features, output="lazy", undated_customers=True
+        tables, as_of, pipeline.feature_spec(), output="lazy", undated_customers=True
     )
     pipeline.check_feature_columns(snapshot.collect_schema().names())
     inputs = _model_input(snapshot, as_cutoff(as_of), pipeline.feature_columns_)

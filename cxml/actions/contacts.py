@@ -105,7 +105,8 @@ def campaign_history(
 
     The features are the snapshot at the contact's cut-off (`contact_cutoffs`), the outcome
     is ``retained`` = 1 - churned over `horizon` after it (the pipeline's churn definition),
-    with ``campaign_id`` and ``treatment``. Indexed by customer_id.
+    with ``campaign_id`` and ``treatment``; contacts of customers who had churned already
+    (event churn) are left out. Indexed by customer_id.
     """
     contacts = campaign_contacts(tables, campaigns)
     if contacts.empty:
@@ -120,6 +121,7 @@ def campaign_history(
     ).reset_index()
     frame["cutoff"] = frame["cutoff"].astype(contacts["cutoff"].dtype)
     history = contacts.drop(columns="timestamp").merge(frame, on=["customer_id", "cutoff"])
+    history = history[history["churned"].notna().to_numpy()].copy()  # not churned already
     history["retained"] = 1.0 - history["churned"].astype(float)
     history["treatment"] = history["treatment"].astype(bool)
     return history.set_index("customer_id")

@@ -41,7 +41,9 @@ def build_labels(
     """Outcomes in [cutoff, cutoff + horizon) for every customer first seen before `cutoff`.
 
     Columns: ``churned`` (no purchase in the window; or, with `churn_event`, such an
-    interaction event in the window, e.g. ``"cancellation"`` for contractual businesses),
+    interaction event in the window, e.g. ``"cancellation"`` for contractual businesses;
+    missing for customers who had one before `cutoff` and bought nothing since: they have
+    churned already),
     ``future_transactions`` (purchase days in the window, as BTYD counts them) and
     ``future_value`` (purchase value in the window, each purchase discounted to the cut-off
     at the annual `discount_rate`: ``amount / (1 + rate) ** (days after cut-off / 365.25)``).
@@ -104,8 +106,13 @@ def with_labels(
         .unique()
         .with_columns(churned=nw.lit(True))
     )
-    return frame.join(cancelled, on="customer_id", how="left").select(
-        *columns, nw.col("churned").fill_null(False), "future_transactions", "future_value"
+    # A customer who has churned already is not at risk: no churn label (null).
+    gone = sources.churned_before(tables, start, churn_event).with_columns(_gone=nw.lit(True))
+    churned = nw.when(nw.col("_gone").is_null()).then(nw.col("churned").fill_null(False))
+    return (
+        frame.join(cancelled, on="customer_id", how="left")
+        .join(gone, on="customer_id", how="left")
+        .select(*columns, churned.alias("churned"), "future_transactions", "future_value")
     )
 
 

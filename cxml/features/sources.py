@@ -89,6 +89,29 @@ def latest(tables: Tables, cutoff: dt.datetime) -> nw.LazyFrame:
     return surveys.filter(nw.col("t") == nw.col("t").max().over("customer_id", "event_type"))
 
 
+def churned_by(last_event: nw.Expr, last_purchase: nw.Expr) -> nw.Expr:
+    """Whether a customer has churned by a churn event (contractual churn): they had one
+    (`last_event`, its time) and bought nothing after it (`last_purchase`, null if never).
+    A purchase after a cancellation is a new subscription."""
+    return ~last_event.is_null() & (last_purchase.is_null() | (last_event >= last_purchase))
+
+
+def churned_before(tables: Tables, cutoff: dt.datetime, event: str) -> nw.LazyFrame:
+    """The customer_id of every customer who has churned by `event` before the cut-off."""
+    last_event = (
+        events(tables, cutoff)
+        .filter(nw.col("event_type") == event)
+        .group_by("customer_id")
+        .agg(nw.col("t").max().alias("_event_t"))
+    )
+    last_purchase = orders(tables, cutoff).group_by("customer_id").agg(nw.col("t").max())
+    return (
+        last_event.join(last_purchase, on="customer_id", how="left")
+        .filter(churned_by(nw.col("_event_t"), nw.col("t")))
+        .select("customer_id")
+    )
+
+
 #: The signup time in days that `customers` adds to the customers table.
 SIGNUP_T = "t_signup"
 

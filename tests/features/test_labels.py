@@ -68,6 +68,44 @@ def test_contractual_churn_uses_the_cancellation_event(tables):
     assert labels["churned"].to_dict() == {1: False, 2: True, 4: False}
 
 
+def test_customers_who_cancelled_before_the_cutoff_get_no_churn_label():
+    """They were labelled "retained" at every later cut-off (and scored as safest)."""
+    tx = pd.DataFrame(
+        {
+            "customer_id": ["A", "B", "C", "E", "F"],
+            "timestamp": pd.to_datetime(
+                ["2023-01-05", "2023-01-10", "2023-02-01", "2023-01-15", "2023-01-20"]
+            ),
+            "amount": [10.0, 20.0, 30.0, 5.0, 5.0],
+        }
+    )
+    tx.loc[5] = ["E", pd.Timestamp("2023-02-15"), 5.0]  # E re-subscribes after cancelling
+    ix = pd.DataFrame(
+        {
+            "customer_id": ["A", "B", "C", "E", "F"],
+            "timestamp": pd.to_datetime(
+                ["2023-02-01", "2023-04-01", "2023-05-01", "2023-02-01", "2023-01-20"]
+            ),
+            "event_type": ["cancellation"] * 5,  # F cancels the moment it buys
+        }
+    )
+    tables = Tables(tx, ix)
+    labels = build_labels(tables, "2023-03-01", "2M", churn_event="cancellation")
+    # C's cancellation falls at the window end, which is exclusive
+    assert labels["churned"].isna().to_dict() == {
+        "A": True,
+        "B": False,
+        "C": False,
+        "E": False,
+        "F": True,
+    }
+    assert labels["churned"].dropna().astype(bool).to_dict() == {"B": True, "C": False, "E": False}
+    frame = build_training_frame(tables, ["2023-03-01"], "2M", churn_event="cancellation")
+    assert frame["churned"].isna().tolist() == [True, False, False, False, True]
+    # Without an event definition nobody is churned already
+    assert build_labels(tables, "2023-03-01", "2M")["churned"].notna().all()
+
+
 def test_label_window_past_the_data_is_refused(tables):
     assert tables.observed_until == dt.datetime(2021, 7, 1)
     build_labels(tables, "2021-06-01", "30D")  # ends 2021-07-01: exactly the data end
