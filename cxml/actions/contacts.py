@@ -30,7 +30,8 @@ def days_since_contact(
 
     Columns ``days_since_contact_<channel>`` (NaN: never contacted on it), one row per
     customer with such a contact, indexed by customer_id. Contacts are interactions of the
-    given event types strictly before `as_of`.
+    given event types strictly before `as_of`, except held-out controls (``treatment``
+    false): they were not contacted.
     """
     cutoff = as_cutoff(as_of)
     columns = [contact_column(c) for c in channels]
@@ -39,11 +40,14 @@ def days_since_contact(
         return empty
     if "channel" not in tables.interactions.collect_schema().names():
         return empty
+    contacted = nw.col("event_type").is_in(list(event_types)) & nw.col("channel").is_in(
+        list(channels)
+    )
+    if "treatment" in tables.interactions.collect_schema().names():
+        contacted = contacted & nw.col("treatment").fill_null(True)  # a held-out control is not
     last = collect(
         events(tables, cutoff)
-        .filter(
-            nw.col("event_type").is_in(list(event_types)) & nw.col("channel").is_in(list(channels))
-        )
+        .filter(contacted)
         .group_by("customer_id", "channel")
         .agg(nw.col("t").max())
     )

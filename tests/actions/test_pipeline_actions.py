@@ -154,3 +154,27 @@ def test_unknown_column_in_a_rule_names_the_action() -> None:
     )
     with pytest.raises(RuleError, match=r"loyalty_points.*n_ordres"):
         pipeline.fit(tables)
+
+
+def test_a_held_out_control_contact_is_not_a_contact_for_the_cool_down() -> None:
+    """Customers held out of a campaign (treatment false) were blocked by the cool-down."""
+    from cxml.actions.contacts import days_since_contact
+    from cxml.data import Tables
+
+    tx = pd.DataFrame(
+        {"customer_id": ["x", "y", "z"], "timestamp": pd.Timestamp("2023-01-01"), "amount": 1.0}
+    )
+    ix = pd.DataFrame(
+        {
+            "customer_id": ["x", "y", "z"],
+            "timestamp": pd.to_datetime(["2023-03-01", "2023-03-01", "2023-03-05"]),
+            "event_type": ["campaign_contact", "campaign_contact", "email_sent"],
+            "channel": ["phone", "phone", "phone"],
+            "campaign_id": ["c1", "c1", None],
+            "treatment": [True, False, None],
+        }
+    )
+    since = days_since_contact(
+        Tables(tx, ix), "2023-03-10", ["phone"], ["campaign_contact", "email_sent"]
+    )
+    assert since["days_since_contact_phone"].to_dict() == {"x": 9.0, "z": 5.0}
