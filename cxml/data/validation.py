@@ -113,12 +113,13 @@ def _survey_range(event_type: str, low: float, high: float) -> Rule:
     return Rule(
         ("interactions",),
         "value",
-        f"'{event_type}' answers must be given and lie in [{low:g}, {high:g}]",
+        f"'{event_type}' answers must be given as whole points from {low:g} to {high:g}",
         lambda _: (
             (nw.col("event_type") == event_type)
-            & (value.is_null() | (value < low) | (value > high))
+            & (value.is_null() | (value < low) | (value > high) | (value.round(0) != value))
         ),
-        "check the survey scale, or map this event onto another event type",
+        "check the survey scale (answers are points on it, not averages), or map this event "
+        "onto another event type",
     )
 
 

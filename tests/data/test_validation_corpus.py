@@ -779,7 +779,7 @@ CASES: list[Case] = [
         DataValidationError,
         "interactions",
         "value",
-        "'nps' answers must be given and lie in [0, 10]",
+        "'nps' answers must be given as whole points from 0 to 10",
         "11.0",
     ),
     Case(
@@ -788,7 +788,7 @@ CASES: list[Case] = [
         DataValidationError,
         "interactions",
         "value",
-        "'csat' answers must be given and lie in [1, 5]",
+        "'csat' answers must be given as whole points from 1 to 5",
         "csat",
     ),
     Case(
@@ -800,8 +800,17 @@ CASES: list[Case] = [
         DataValidationError,
         "interactions",
         "value",
-        "'ces' answers must be given and lie in [1, 7]",
+        "'ces' answers must be given as whole points from 1 to 7",
         "8.0",
+    ),
+    Case(
+        "nps_between_points",  # a detractor in the features, a passive in the KPI
+        lambda p: {"transactions": tx(), "interactions": ix(value=[None, 6.5, 4.0])},
+        DataValidationError,
+        "interactions",
+        "value",
+        "'nps' answers must be given as whole points from 0 to 10",
+        "6.5",
     ),
     Case(
         "survey_without_an_answer",
@@ -809,7 +818,7 @@ CASES: list[Case] = [
         DataValidationError,
         "interactions",
         "value",
-        "'nps' answers must be given and lie in [0, 10]",
+        "'nps' answers must be given as whole points from 0 to 10",
         "102",
     ),
     Case(
@@ -822,7 +831,7 @@ CASES: list[Case] = [
         DataValidationError,
         "interactions",
         "value",
-        "'nps' answers must be given and lie in [0, 10]",
+        "'nps' answers must be given as whole points from 0 to 10",
         "42",
     ),
     Case(
