@@ -50,11 +50,38 @@ def available_columns(tables: Tables) -> dict[str, list[str]]:
     return {name: frame.collect_schema().names() for name, frame in tables.frames().items()}
 
 
-def attribute_columns(tables: Tables, spec: FeatureSpec) -> list[str]:
-    """The customers-table columns a snapshot passes through as attributes."""
+def _attribute_sources(tables: Tables, spec: FeatureSpec) -> dict[str, bool]:
+    """The customers-table columns a snapshot passes through -> whether each is a date."""
     if tables.customers is None or "attributes" not in spec.groups:
-        return []
-    return [c for c in tables.customers.collect_schema().names() if c not in CUSTOMERS.names]
+        return {}
+    schema = tables.customers.collect_schema()
+    return {
+        name: isinstance(dtype, nw.Datetime | nw.Date)
+        for name, dtype in schema.items()
+        if name not in CUSTOMERS.names
+    }
+
+
+def attribute_columns(tables: Tables, spec: FeatureSpec) -> list[str]:
+    """The snapshot columns of the customers table's attributes: each column as is, but a
+    date column ``x`` as ``days_since_x``."""
+    return [
+        f"days_since_{c}" if dated else c for c, dated in _attribute_sources(tables, spec).items()
+    ]
+
+
+def _attributes(tables: Tables, spec: FeatureSpec, cutoff: dt.datetime) -> list[nw.Expr]:
+    """The attribute columns at `cutoff`. A date becomes the days from it to the cut-off,
+    null while it is still to come (a 'paid_start' after the cut-off was not known then)."""
+    now = sources.to_days(cutoff)
+    return [
+        nw.when(nw.col(c) < cutoff).then(now - sources.days_since_epoch(c)).alias(name)
+        if dated
+        else nw.col(c)
+        for (c, dated), name in zip(
+            _attribute_sources(tables, spec).items(), attribute_columns(tables, spec), strict=True
+        )
+    ]
 
 
 def _check_attribute_names(attributes: list[str], todo: Plan) -> None:
@@ -112,7 +139,9 @@ def snapshot_frame(
     _check_attribute_names(attributes, todo)
     if attributes:
         frame = frame.join(
-            sources.customers(tables, cutoff).select("customer_id", *attributes),
+            sources.customers(tables, cutoff).select(
+                "customer_id", *_attributes(tables, spec, cutoff)
+            ),
             on="customer_id",
             how="left",
         )

@@ -221,3 +221,30 @@ def test_a_calendar_horizon_runs_in_the_zone_of_a_tz_aware_cut_off():
     assert labels.loc[1, "future_value"] == 20.0
     frame = build_training_frame(Tables(tx), [cutoff], "1M")
     assert frame.loc[1, "future_value"] == 20.0
+
+
+def test_a_date_attribute_becomes_days_since_it_and_is_unknown_before_it_happens():
+    """Dates passed through as they were: a 'paid_start' after a past cut-off leaked into
+    its snapshot, and LightGBM failed on the datetime column (exit 1)."""
+    customers = pd.DataFrame(
+        {
+            "customer_id": [1, 2, 3, 4],
+            "signup_date": pd.Timestamp("2021-01-01"),
+            "paid_start": pd.to_datetime(
+                ["2021-01-15 12:00", "2021-03-01 00:00", None, "2021-02-01 00:00"]
+            ),
+            "paid_day": pd.to_datetime(["2021-01-15", "2021-03-01", None, "2021-01-31"]).date,
+        }
+    )
+    customers["paid_day"] = customers["paid_day"].astype("date32[pyarrow]")
+    tables = Tables(*frames(), customers=customers)
+    snapshot = build_snapshot(tables, "2021-02-01")
+    assert "paid_start" not in snapshot.columns
+    assert snapshot["days_since_paid_start"].to_dict() == pytest.approx(
+        {1: 16.5, 2: np.nan, 3: np.nan, 4: np.nan}, nan_ok=True
+    )
+    assert snapshot["days_since_paid_day"].to_dict() == pytest.approx(
+        {1: 17.0, 2: np.nan, 3: np.nan, 4: 1.0}, nan_ok=True
+    )
+    frame = build_training_frame(tables, ["2021-02-01", "2021-03-01"], "30D")
+    assert frame["days_since_paid_start"].dtype == float
