@@ -37,6 +37,8 @@ app = typer.Typer(
 console = Console(markup=False)  # results print paths and data verbatim
 errors = Console(stderr=True)
 OUTPUT_SUFFIXES = (".parquet", ".csv")
+#: What a score date after the end of the data does.
+INACTIVE = "every customer looks inactive for the gap"
 #: The README's demo: the CDNOW backtest of configs/cdnow.yaml, in the working directory.
 DEMO_CONFIG = {
     "name": "cdnow",
@@ -397,7 +399,7 @@ def _score_to(project: Any, model_uri: str, as_of: str, output: str | Path) -> p
     with _step(f"Loading {model_uri}"):
         model = load_model(model_uri, project.mlflow.tracking_uri)
     tables = _tables(project)
-    _warn_past_data(tables, as_of)
+    _warn_past_data(tables, "--as-of", as_of, INACTIVE)
     with _step(f"Scoring every customer at {as_of}"):
         scores = score_with(model, tables, as_of, close=True)
     write_table(scores, Path(output))
@@ -409,12 +411,12 @@ def _score_to(project: Any, model_uri: str, as_of: str, output: str | Path) -> p
     return scores
 
 
-def _warn_past_data(tables: Any, as_of: str | None) -> None:
-    """Warn when `as_of` lies after the end of the data."""
-    if as_of is not None and pd.Timestamp(as_of) > tables.observed_until:
+def _warn_past_data(tables: Any, option: str, day: str | None, consequence: str) -> None:
+    """Warn when the date given to `option` lies after the end of the data."""
+    if day is not None and pd.Timestamp(day) > tables.observed_until:
         errors.print(
-            f"[yellow]warning:[/] --as-of {as_of} is after the end of the data "
-            f"({tables.observed_until:%Y-%m-%d}): every customer looks inactive for the gap",
+            f"[yellow]warning:[/] {option} {day} is after the end of the data "
+            f"({tables.observed_until:%Y-%m-%d}): {consequence}",
             highlight=False,
         )
 
@@ -431,7 +433,7 @@ def _score_on_spark(project: Any, model_uri: str, as_of: str, output: str) -> An
     if Path(output).suffix.lower() != ".parquet":
         raise ParameterError(f"output {output!r}: with engine spark, scores are Parquet")
     tables = _tables(project)
-    _warn_past_data(tables, as_of)
+    _warn_past_data(tables, "--as-of", as_of, INACTIVE)
     with _step(f"Scoring every customer at {as_of} on Spark"):
         scores, plan = score_with_plan(
             tables, model_uri, as_of, tracking_uri=project.mlflow.tracking_uri
@@ -500,6 +502,7 @@ def kpis(
     project, _ = _config(config, set_, quiet)
     _check_output(output)
     tables = _tables(project)
+    _warn_past_data(tables, "--end", end, "periods after it count as having no purchases or visits")
     with _step("Computing the KPIs"):
         frame = compute_kpis(tables, period=period, by=by, start=start, end=end)
     write_table(frame, output)
@@ -576,7 +579,7 @@ def _pipeline_and_scores(model: Any, tables: Any, as_of: str | None) -> tuple[An
     from cxml.tracking import score as score_with
 
     pipeline = pipeline_of(model)
-    _warn_past_data(tables, as_of)
+    _warn_past_data(tables, "--as-of", as_of, INACTIVE)
     with _step(f"Scoring every customer at {as_of or 'the end of the data'}"):
         return pipeline, score_with(model, tables, as_of or tables.observed_until)
 

@@ -442,6 +442,16 @@ def test_kpis_options_choose_the_period_and_the_window(run_cxml: RunCxml, tmp_pa
     # Whole ISO weeks from the first Monday on or after the start, over by the end.
     assert starts.min() == pd.Timestamp("1997-03-03") and starts.max() == pd.Timestamp("1997-05-19")
     assert all(day.weekday() == 0 for day in starts)
+    # An end after the data is taken as given, with a warning: the months after the data
+    # stop would show every customer churned.
+    result = run_cxml(
+        "kpis", CDNOW_CONFIG, *SAMPLE, "--output", "late.csv", "--end", "1998-09-01", "--quiet",
+        cwd=tmp_path,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert "warning: --end 1998-09-01 is after the end of the data (1998-07-01)" in one_line(
+        result.stderr
+    )
 
 
 def test_kpis_bad_period_exits_2(run_cxml: RunCxml, tmp_path: Path) -> None:

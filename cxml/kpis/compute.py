@@ -63,7 +63,9 @@ def compute_kpis(
     start, end
         Whole periods starting at or after `start` and over by `end` are reported; events at
         or after `end` are never read. Defaults: the period of the first transaction, and
-        ``tables.observed_until``.
+        ``tables.observed_until``. A later `end` is taken as given (the data then cover
+        periods without events): if the data stop earlier, those periods show every
+        customer churned and nobody active.
     kpis
         Names from `cxml.kpis.KPIS` to compute; default all.
 
