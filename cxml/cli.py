@@ -301,7 +301,7 @@ def validate(
     project, _ = _config(config, set_, quiet)
     tables = _tables(project)
     pipeline = Pipeline.from_config(project, tables)  # resolves the cut-offs on the data
-    pipeline.check_rules(tables)
+    pipeline.check_inputs(tables)
     cutoffs, holdout = pipeline.cutoffs, pipeline.holdout
     console.print(
         f"{config}: valid. Data until {tables.observed_until:%Y-%m-%d} (exclusive); training "

@@ -30,6 +30,7 @@ from cxml.actions.contacts import campaign_history, days_since_contact
 from cxml.actions.rules import Kind, Rule
 from cxml.config import ProjectConfig, resolve_cutoffs
 from cxml.data import Tables
+from cxml.data.engine import collect
 from cxml.errors import ModelFitError, ParameterError, SnapshotError
 from cxml.evaluation.holdout import BTYDCheck, Evaluation, evaluate
 from cxml.features import FeatureSpec, build_labels, build_snapshot, build_training_frame
@@ -366,9 +367,21 @@ class Pipeline:
         kinds.update({contact_column(a.channel): "number" for a in self.actions.catalogue})
         return kinds
 
-    def check_rules(self, tables: Tables) -> None:
-        """Parse the catalogue's eligibility rules before any training (RuleError if one is
-        invalid or names a column that scoring will not have; kinds are checked in fit)."""
+    def check_inputs(self, tables: Tables) -> None:
+        """What can be checked on the data before any training: the churn event occurs in
+        the interactions (SnapshotError), and the catalogue's eligibility rules parse and
+        name columns that scoring will have (RuleError; kinds are checked in fit)."""
+        if self.churn_event is not None:
+            present = (
+                []
+                if tables.interactions is None
+                else collect(tables.interactions.select("event_type").unique())["event_type"]
+            )
+            if self.churn_event not in set(present):
+                raise SnapshotError(
+                    f"the churn event {self.churn_event!r} occurs in no interaction; the event "
+                    f"types present are {sorted(present)}"
+                )
         if self.actions is not None:
             spec = self.feature_spec()
             features = feature_plan(spec, available_columns(tables)).outputs

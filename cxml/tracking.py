@@ -274,7 +274,9 @@ def train(
             _log_inputs(tables, config)
         try:
             with step("Building snapshots, training and evaluating"):
-                pipeline = Pipeline.from_config(config, tables).fit(tables)
+                pipeline = Pipeline.from_config(config, tables)
+                pipeline.check_inputs(tables)
+                pipeline.fit(tables)
             with step("Logging metrics, plots and the model to MLflow"):
                 _log_evaluation(pipeline)
                 _log_importances(pipeline)

@@ -233,6 +233,20 @@ def test_validate_checks_eligibility_rules_before_any_training(
     assert result.returncode == 0, result.stderr
 
 
+def test_validate_checks_the_churn_event_occurs_in_the_data(
+    run_cxml: RunCxml, tmp_path: Path
+) -> None:
+    """A misspelt event type passed validation; only training failed, much later."""
+    subscription = ROOT / "configs" / "subscription.yaml"
+    result = run_cxml(
+        "validate", subscription, "--set", "churn.event_type=cancelation",
+        "--set", "data.dataset.customers=300", cwd=tmp_path,
+    )  # fmt: skip
+    assert_bad_input(
+        result, "the churn event 'cancelation' occurs in no interaction", "'cancellation'"
+    )
+
+
 def test_missing_data_file_exits_2_naming_table_and_path(run_cxml: RunCxml, tmp_path: Path) -> None:
     config = tmp_path / "shop.yaml"
     config.write_text("name: shop\ndata:\n  transactions: missing.csv\n")

@@ -19,6 +19,7 @@ from cxml.data.validation import (
     check_required,
     check_rules,
     check_unique,
+    report_miscased_events,
     report_orphans,
     rules_for,
 )
@@ -136,8 +137,8 @@ class Tables:
                     known.unique(),
                     "in neither transactions nor customers",
                 )
-            if message:
-                self.warnings.append(message)
+                miscased = report_miscased_events(self.interactions)
+            self.warnings += [m for m in (message, miscased) if m]
         spans = [span for _, span in loaded.values() if span[0] is not None]
         self.observed_from = pd.Timestamp(min(first for first, _ in spans)).to_pydatetime()
         self.observed_until = (

@@ -17,7 +17,7 @@ from typing import Any, Literal
 import narwhals as nw
 import pandas as pd
 
-from cxml.data.contract import SURVEY_RANGES, Kind, TableSchema
+from cxml.data.contract import EVENT_TYPES, SURVEY_RANGES, Kind, TableSchema
 from cxml.data.engine import (
     RAW_PREFIX,
     TZ_SUFFIX,
@@ -410,6 +410,23 @@ def report_orphans(
         f"table {table!r}, column 'customer_id': {n} customer id(s) occur in {table} but "
         f"{elsewhere} (kept), e.g. {sample}; ids written differently (1, 0001, 1.0) are "
         "different customers"
+    )
+    warnings.warn(message, DataQualityWarning, stacklevel=3)
+    return message
+
+
+def report_miscased_events(frame: nw.LazyFrame) -> str | None:
+    """Warn (not fail) about interaction event types that differ from a canonical one only
+    in case ("Cancellation", "NPS"): they are other, custom types, so they count neither
+    as that event nor against its rules."""
+    found = collect(frame.select("event_type").unique())["event_type"].dropna()
+    near = {e: e.lower() for e in found if e not in EVENT_TYPES and e.lower() in EVENT_TYPES}
+    if not near:
+        return None
+    message = (
+        f"table 'interactions', column 'event_type': {len(near)} event type(s) differ from a "
+        f"canonical one only in case and are kept as custom types: {dict(sorted(near.items()))}"
+        "; map them with event_types (data.event_types in a config) to read them as such"
     )
     warnings.warn(message, DataQualityWarning, stacklevel=3)
     return message

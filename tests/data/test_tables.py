@@ -105,6 +105,24 @@ def test_orphan_interaction_ids_warn_but_do_not_fail() -> None:
     assert len(tables.to_pandas("interactions")) == 3
 
 
+def test_event_types_that_differ_from_canonical_ones_only_in_case_warn() -> None:
+    """'Cancellation' silently did not count as churn, and 'NPS' of 85 skipped the range."""
+    with pytest.warns(DataQualityWarning, match="differ from a canonical one only in case"):
+        tables = Tables(tx(), ix(event_type=["Cancellation", "NPS", "Web_Visit"], value=85.0))
+    assert (
+        "{'Cancellation': 'cancellation', 'NPS': 'nps', 'Web_Visit': 'web_visit'}"
+        in (tables.warnings[0])
+    )
+    mapped = {"Cancellation": "cancellation", "NPS": "nps", "Web_Visit": "web_visit"}
+    with pytest.raises(DataValidationError, match="'nps' answers"):
+        Tables(
+            tx(),
+            ix(event_type=["Cancellation", "NPS", "Web_Visit"], value=85.0),
+            event_types=mapped,
+        )
+    assert Tables(tx(), ix(event_type=["custom_thing", "nps", "csat"])).warnings == []
+
+
 def test_ids_known_from_customers_are_not_orphans() -> None:
     customers = pd.DataFrame({"customer_id": [101, 102, 103, 999]})
     with warnings.catch_warnings():
