@@ -5,8 +5,9 @@ validates the result. Every problem becomes one line of a `ConfigError` that nam
 dotted key path, what was expected and the value found; unknown keys are errors.
 
 Sections: ``name``, ``seed``, ``data``, ``features``, ``training``, ``churn``, ``clv``,
-``models``, ``mlflow`` and ``output`` (the next-best-action catalogue will be an ``actions``
-section beside them), and ``engine`` (``duckdb`` or ``spark``) with its ``spark`` settings.
+``models``, ``mlflow``, ``output``, ``actions`` (the next-best-action catalogue) and
+``engine`` (``duckdb`` or ``spark``) with its ``spark`` settings; ``docs/config.md`` lists
+every key.
 Settings left out take the defaults below; those derived from others
 (the CLV horizon, MLflow names, output paths) are filled in during validation, so a loaded
 or dumped config states every setting.
@@ -128,7 +129,8 @@ class CdnowDataset(Section):
 
 
 class SyntheticDataset(Section):
-    """Simulated retail histories (`cxml.datasets.make_synthetic`); no cancellation events."""
+    """Simulated retail histories (`cxml.datasets.make_synthetic`); with `cancellations`, a
+    "cancellation" event at each dropout (contractual churn)."""
 
     name: Literal["synthetic"]
     customers: Int = Field(5000, ge=1)
@@ -295,11 +297,11 @@ class ChurnConfig(Section):
 
 
 class CLVConfig(Section):
-    """Customer lifetime value over `horizon`, discounted per `period` at an annual rate."""
+    """Customer lifetime value over `horizon`, each purchase discounted to the cut-off at an
+    annual rate."""
 
     horizon: Duration | None = None  # None: the churn horizon
     discount_rate: Float = Field(0.0, ge=0, le=1)  # annual, e.g. 0.1 for 10 %
-    period: Duration = "1M"
     coverage: Float = Field(0.8, gt=0, lt=1)  # nominal coverage of the prediction interval
 
 

@@ -27,7 +27,8 @@ from cxml.actions import (
 )
 from cxml.actions.catalogue import contact_column
 from cxml.actions.contacts import campaign_history, days_since_contact
-from cxml.actions.rules import Kind, Rule
+from cxml.actions.rules import Kind, Rule, RuleError
+from cxml.actions.value import check_columns
 from cxml.config import ProjectConfig, resolve_cutoffs
 from cxml.data import Tables
 from cxml.data.engine import collect
@@ -386,7 +387,10 @@ class Pipeline:
             spec = self.feature_spec()
             features = feature_plan(spec, available_columns(tables)).outputs
             attributes = attribute_columns(tables, spec)
-            self.actions.rules([*features, *attributes, *self._score_kinds()])
+            columns = [*features, *attributes, *self._score_kinds()]
+            self.actions.rules(columns)
+            self._check_contact_history(tables)
+            check_columns(self.actions, pd.Index(columns))
 
     def evaluate(self, tables: Tables, as_of: Any) -> Evaluation:
         """Every model and baseline on the customers and outcomes of a later cut-off.
@@ -469,9 +473,27 @@ class Pipeline:
             snapshot = snapshot.join(self.contacts(tables, as_of))
         return snapshot
 
+    def _check_contact_history(self, tables: Tables) -> None:
+        """RuleError when a cool-down has no contact history to go by: every customer would
+        count as never contacted, and the cool-down would silently not apply."""
+        assert self.actions is not None
+        interactions = tables.interactions
+        if interactions is not None and "channel" in interactions.collect_schema().names():
+            return
+        for action in self.actions.catalogue:
+            if self.actions.cooldown_days.get(action.channel):
+                raise RuleError(
+                    action.name,
+                    None,
+                    None,
+                    f"channel {action.channel!r} has a cool-down, but the data hold no "
+                    "contact history (an interactions table with a 'channel' column)",
+                )
+
     def contacts(self, tables: Tables, as_of: Any) -> pd.DataFrame:
         """Days since the last contact per channel of the catalogue (NaN: never)."""
         assert self.actions is not None
+        self._check_contact_history(tables)
         channels = list(dict.fromkeys(a.channel for a in self.actions.catalogue))
         return days_since_contact(tables, as_of, channels, self.actions.contact_events)
 

@@ -21,7 +21,7 @@ import pandas as pd
 import pytest
 from pandas.testing import assert_frame_equal
 
-from cxml.cli import DEMO_AS_OF, DEMO_CONFIG, _check_output, _warn_past_data
+from cxml.cli import DEMO_AS_OF, DEMO_CONFIG, INACTIVE, _check_output, _warn_past_data
 from cxml.config import load_config, parse_config
 from cxml.data import Tables
 from cxml.datasets import load_cdnow
@@ -205,9 +205,9 @@ def test_as_of_after_the_data_warns_on_every_scoring_path(capsys: pytest.Capture
     last = pd.Timestamp("1998-06-30 18:00")
     tables = Tables(pd.DataFrame({"customer_id": [1], "timestamp": [last], "amount": [9.0]}))
     for as_of in ("1998-06-30", "1998-07-01", None):
-        _warn_past_data(tables, as_of)
+        _warn_past_data(tables, "--as-of", as_of, INACTIVE)
         assert capsys.readouterr().err == ""
-    _warn_past_data(tables, "1998-07-02")
+    _warn_past_data(tables, "--as-of", "1998-07-02", INACTIVE)
     assert one_line(capsys.readouterr().err) == (
         "warning: --as-of 1998-07-02 is after the end of the data (1998-07-01): every "
         "customer looks inactive for the gap"
@@ -231,6 +231,30 @@ def test_validate_checks_eligibility_rules_before_any_training(
     rule = "actions.catalogue[0].eligible=email_consent and age > 30 and region == 'north'"
     result = run_cxml("validate", retail, "--set", rule, "--quiet", cwd=tmp_path)
     assert result.returncode == 0, result.stderr
+
+
+@pytest.mark.parametrize(
+    ("override", "message"),
+    [
+        (
+            "actions.consent={email: email_consent}",
+            "action 'winback_email': consent column 'email_consent' of channel 'email' is not "
+            "in the snapshot",
+        ),
+        (
+            "actions.cooldown_days={email: 14}",
+            "action 'winback_email': channel 'email' has a cool-down, but the data hold no "
+            "contact history",
+        ),
+    ],
+)
+def test_validate_checks_consent_columns_and_contact_history(
+    run_cxml: RunCxml, tmp_path: Path, override: str, message: str
+) -> None:
+    """Both passed validation: a missing consent column failed training after 89 s, and a
+    cool-down without contact history silently let everyone through."""
+    result = run_cxml("validate", CDNOW_CONFIG, *SAMPLE, "--set", override, cwd=tmp_path)
+    assert_bad_input(result, message)
 
 
 def test_validate_checks_the_churn_event_occurs_in_the_data(

@@ -463,14 +463,14 @@ def test_bad_data_section_is_reported_with_its_key_paths(data, problems):
 
 
 def test_every_problem_is_listed_not_just_the_first():
-    raw = {"data": {"dataset": {"name": "cdnow"}}, "seed": "x", "clv": {"period": "soon"}}
+    raw = {"data": {"dataset": {"name": "cdnow"}}, "seed": "x", "clv": {"horizon": "soon"}}
     with pytest.raises(ConfigError) as info:
         parse_config(raw, source="p.yaml")
     assert str(info.value).splitlines() == [
         "p.yaml: invalid configuration:",
         "  name: is required",
         '  seed: must be an integer, got "x"',
-        '  clv.period: must be a positive duration like "26W", "6M" or a number of days, '
+        '  clv.horizon: must be a positive duration like "26W", "6M" or a number of days, '
         'got "soon"',
     ]
 

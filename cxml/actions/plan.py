@@ -158,8 +158,12 @@ def plan_actions(
     )
 
 
+#: The index `_labels` reads as a missing action (no runner-up).
+_NONE = -2
+
+
 def _labels(choice: np.ndarray, names: list[str]) -> pd.Categorical:
-    """Action names (categorical) from action indices, -1 being no_action."""
+    """Action names (categorical) from action indices, -1 being no_action, `_NONE` none."""
     return pd.Categorical.from_codes(choice + 1, categories=names)
 
 
@@ -175,7 +179,8 @@ def _join(*parts: pa.Array | str) -> pa.Array:
 
 
 def _runner_up(values: ActionValues, chosen: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """The best allowed alternative to each decision (no_action counts, at value 0)."""
+    """The best allowed alternative to each decision (no_action counts, at value 0);
+    none (a missing label, NaN) when nothing else is allowed."""
     others = values.candidates.copy()
     rows = np.flatnonzero(chosen >= 0)
     others[rows, chosen[rows]] = -np.inf
@@ -184,7 +189,7 @@ def _runner_up(values: ActionValues, chosen: np.ndarray) -> tuple[np.ndarray, np
     best = np.argmax(with_none, axis=1)
     value = with_none[np.arange(len(chosen)), best]
     none_left = ~np.isfinite(value)
-    return np.where(none_left, -1, best - 1), np.where(none_left, np.nan, value)
+    return np.where(none_left, _NONE, best - 1), np.where(none_left, np.nan, value)
 
 
 def _reasons(

@@ -149,12 +149,15 @@ class RuleError(ConfigError):
     problem has one) and what is wrong.
     """
 
-    def __init__(self, action: str, rule: str, offset: int | None, reason: str) -> None:
+    def __init__(self, action: str, rule: str | None, offset: int | None, reason: str) -> None:
         self.action = action
         self.rule = rule
         self.reason = reason
         self.line: int | None = None
         self.column: int | None = None
+        if rule is None:  # a catalogue setting the action depends on, not its rule
+            super().__init__(f"action {action!r}: {reason}")
+            return
         where = ""
         if offset is not None:
             self.line = rule.count("\n", 0, offset) + 1

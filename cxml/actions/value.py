@@ -94,7 +94,7 @@ def check_columns(catalogue: Catalogue, columns: pd.Index) -> None:
         if flag is not None and flag not in columns:
             raise RuleError(
                 action.name,
-                flag,
+                None,
                 None,
                 f"consent column {flag!r} of channel {action.channel!r} is not in the "
                 "snapshot (is it a customers-table attribute?)",
@@ -103,7 +103,7 @@ def check_columns(catalogue: Catalogue, columns: pd.Index) -> None:
         if catalogue.cooldown_days.get(action.channel) and column not in columns:
             raise RuleError(
                 action.name,
-                column,
+                None,
                 None,
                 f"channel {action.channel!r} has a cool-down but the frame has no {column!r} "
                 "column (days since the last contact, NaN for never; see days_since_contact)",

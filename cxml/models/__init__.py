@@ -2,5 +2,6 @@
 
 from cxml.models.btyd import BTYDModel
 from cxml.models.churn import ChurnModel
+from cxml.models.clv import CLVModel
 
-__all__ = ["BTYDModel", "ChurnModel"]
+__all__ = ["BTYDModel", "CLVModel", "ChurnModel"]

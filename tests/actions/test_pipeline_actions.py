@@ -115,6 +115,11 @@ def test_reasons_and_runner_up(fitted) -> None:
     # The runner-up may be worth more to the customer: the budget went further elsewhere.
     none = acted["action_rank_2"] == "no_action"
     assert (acted.loc[none, "action_rank_2_value"] == 0).all()
+    # Nothing allowed beside no_action: no runner-up (it read "no_action" with a NaN value)
+    idle = scores[scores["planned_action"] == "no_action"]
+    alone = idle["action_rank_2_value"].isna()
+    assert alone.any() and idle.loc[alone, "action_rank_2"].isna().all()
+    assert (idle.loc[~alone, "action_rank_2"] != "no_action").all()
 
 
 def test_plan_summary_and_learned_effects(fitted) -> None:
