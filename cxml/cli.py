@@ -379,13 +379,18 @@ def score(
     as_of: str = typer.Option(
         ..., "--as-of", help="Score date: events before it count.", callback=_iso_day
     ),
-    output: str = OutputOption,
+    output: str | None = typer.Option(
+        None,
+        "--output",
+        help="Parquet or CSV file to write (default: output.scores of the config).",
+    ),
     set_: list[str] = SetOption,
     quiet: bool = QuietOption,
 ) -> None:
-    """Score every customer with a registered model: churn, CLV, segments and drivers."""
+    """Score every customer with a registered model: churn, CLV, segments and drivers, and
+    the action plan's columns when the config has an actions section."""
     project, _ = _config(config, set_, quiet)
-    _score_to(project, model, as_of, output)
+    _score_to(project, model, as_of, output or project.output.scores)
 
 
 def _score_to(project: Any, model_uri: str, as_of: str, output: str | Path) -> pd.DataFrame:
@@ -527,7 +532,10 @@ def _print_kpis(frame: pd.DataFrame, path: Path) -> None:
 def report(
     config: Path = ConfigArgument,
     model: str | None = typer.Option(
-        None, "--model", help="models:/name@alias, models:/name/3, runs:/ (default: KPIs only)"
+        None,
+        "--model",
+        help="models:/name@alias, models:/name/3, runs:/ (default: no model; the KPI, cohort "
+        "and NPS sections only)",
     ),
     as_of: str | None = typer.Option(
         None,

@@ -307,10 +307,11 @@ def test_same_config_and_seed_train_to_identical_scores(
     first = client.get_run(store.run_id).data.params
     second = client.get_run(run_id_of(result.stdout)).data.params
     assert {k for k in first if first[k] != second[k]} == {"mlflow.registered_model"}
+    # Without --output, scores go where the config's output.scores says
     output = store.cwd / "again.parquet"
     result = run_cxml(
         "score", CDNOW_CONFIG, "--model", "models:/cdnow_again/1", "--as-of", AS_OF,
-        "--output", output, "--quiet", cwd=store.cwd,
+        "--set", f"output.scores={output}", "--quiet", cwd=store.cwd,
     )  # fmt: skip
     assert result.returncode == 0, result.stderr
     assert_frame_equal(pd.read_parquet(output), pd.read_parquet(scores["alias"]), check_exact=True)
