@@ -393,6 +393,17 @@ CASES: list[Case] = [
         "-7.5",
     ),
     Case(
+        "negative_amount_with_return_flag_missing",  # a missing flag is not a return
+        lambda p: {
+            "transactions": tx(amount=[10.0, -5.0, 30.0], is_return=pd.array([True, None, False]))
+        },
+        DataValidationError,
+        "transactions",
+        "amount",
+        "negative amounts must be flagged as returns",
+        "-5.0",
+    ),
+    Case(
         "negative_quantity_not_a_return",
         lambda p: {"transactions": tx(quantity=[1.0, -2.0, 1.0])},
         DataValidationError,

@@ -248,3 +248,55 @@ def test_a_date_attribute_becomes_days_since_it_and_is_unknown_before_it_happens
     )
     frame = build_training_frame(tables, ["2021-02-01", "2021-03-01"], "30D")
     assert frame["days_since_paid_start"].dtype == float
+
+
+def test_boundaries_an_event_exactly_at_the_edge_of_a_window_falls_on_the_right_side():
+    """An order exactly 30 days before the cut-off is in the 30-day window; a signup at the
+    cut-off is not seen yet; NPS classes split at 7 and 9."""
+    cutoff = pd.Timestamp("2021-03-01")
+    tx = pd.DataFrame(
+        {
+            "customer_id": [1, 1, 2, 3],
+            "timestamp": [
+                cutoff - pd.Timedelta(days=30),
+                cutoff - pd.Timedelta(days=60),
+                cutoff,
+                cutoff - pd.Timedelta(days=5),
+            ],
+            "amount": [10.0, 20.0, 5.0, 1.0],
+        }
+    )
+    scores = [9.0, 7.0, 6.0, 10.0, 8.0, 0.0]
+    ix = pd.DataFrame(
+        {
+            "customer_id": [10, 11, 12, 13, 14, 15],
+            "timestamp": cutoff - pd.Timedelta(days=1),
+            "event_type": "nps",
+            "value": scores,
+        }
+    )
+    customers = pd.DataFrame(
+        {"customer_id": [1, 2, 3], "signup_date": [cutoff - pd.Timedelta(days=90), cutoff, cutoff]}
+    )
+    snapshot = build_snapshot(Tables(tx, ix, customers), cutoff)
+    assert snapshot.loc[1, "n_orders_30d"] == 1 and snapshot.loc[1, "n_orders_90d"] == 2
+    assert snapshot.loc[1, "tenure_days"] == 90.0
+    assert 2 not in snapshot.index  # bought and signed up exactly at the cut-off: not yet seen
+    assert np.isnan(snapshot.loc[3, "tenure_days"])  # a signup at the cut-off is still to come
+    classes = snapshot.loc[[10, 11, 12, 13, 14, 15], "nps_class"].astype(str).tolist()
+    assert classes == ["promoter", "passive", "detractor", "promoter", "passive", "detractor"]
+
+
+@pytest.mark.parametrize("rate", [-1, -2.5, float("inf"), float("nan")])
+def test_a_discount_rate_outside_minus_one_to_infinity_is_refused(tables, rate):
+    with pytest.raises(SnapshotError, match="discount_rate must be a number > -1"):
+        build_labels(tables, "2021-02-01", "30D", discount_rate=rate)
+
+
+def test_labels_leave_out_undated_customers_never_seen_before_the_cutoff():
+    """Scoring counts customers without a signup date as seen; labels must not: they may
+    not have been customers yet."""
+    tx, ix = frames()
+    customers = pd.DataFrame({"customer_id": [1, 2, 4, 99], "signup_date": pd.NaT})
+    labels = build_labels(Tables(tx, ix, customers), "2021-02-01", "30D")
+    assert list(labels.index) == [1, 2, 4]
