@@ -360,3 +360,23 @@ def test_metrics_stay_in_their_ranges(rows):
         assert m["lift_top_decile"] * m["base_rate"] <= 1.0 + 1e-12
     if 0 < sum(y) < len(y):
         assert 0.0 <= m["roc_auc"] <= 1.0
+
+
+def test_many_tied_scores_are_ranked_stably_in_input_order():
+    """Guards against an unstable sort, which reorders ties once there are many of them."""
+    rng = np.random.default_rng(0)
+    score = rng.permutation(np.repeat([0.9, 0.5, 0.1], [60, 80, 60]))
+    y = (rng.random(200) < 0.3).astype(int)
+    order = sorted(range(200), key=lambda i: -score[i])  # Python's sort is stable
+    k = 20
+    caught = y[order[:k]].sum()
+    lift, capture = lift_and_capture(y, score)
+    assert capture == pytest.approx(caught / y.sum())
+    assert lift == pytest.approx((caught / k) / (y.sum() / 200))
+    targeted, captured = gains_curve(y, score)
+    np.testing.assert_allclose(captured, np.r_[0.0, np.cumsum(y[order])] / y.sum())
+    np.testing.assert_allclose(targeted, np.arange(201) / 200)
+    # A cut inside a tie: the 60 scores of 0.9 and the first 30 of the 80 at 0.5.
+    assert lift_and_capture(y, score, fraction=0.45)[1] == pytest.approx(
+        y[order[:90]].sum() / y.sum()
+    )

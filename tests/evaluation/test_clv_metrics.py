@@ -326,3 +326,13 @@ def test_holdout_by_frequency_empty_group_is_nan():
 def test_holdout_by_frequency_rejects_bad_frequencies(frequency, kwargs, match):
     with pytest.raises(ParameterError, match=match):
         holdout_by_frequency(frequency, [1, 1], [1, 1], **kwargs)
+
+
+def test_decile_mape_is_reported_for_exactly_ten_customers():
+    """Guards against reporting NaN when there are exactly as many customers as deciles."""
+    actual = [float(v) for v in range(1, 11)]
+    pred = [a * 1.1 for a in actual]  # every one-customer decile is 10 % too high
+    m = clv_metrics(actual, pred)
+    assert m["decile_mape"] == pytest.approx(0.1)
+    assert decile_mape(actual, pred) == pytest.approx(0.1)
+    assert math.isnan(clv_metrics(actual[:9], pred[:9])["decile_mape"])

@@ -290,6 +290,16 @@ def test_undiscounted_single_period_clv_is_purchases_times_spend(cdnow, fitted):
     assert (model.predict_clv(cdnow, 52, discount_rate=0.2) < model.predict_clv(cdnow, 52)).all()
 
 
+@pytest.mark.parametrize("name", MODELS)
+def test_undiscounted_clv_counts_the_last_partial_period(cdnow, fitted, name):
+    """Guards against dropping the last, shorter step (floor instead of ceil of H / period)."""
+    model = fitted[name]
+    # 52 weeks in steps of 5: ten full steps and a last one of 2 weeks.
+    clv = model.predict_clv(cdnow, 52, period=5)
+    expected = model.predict_purchases(cdnow, 52) * model.predict_spend(cdnow)
+    np.testing.assert_allclose(clv, expected, rtol=1e-9)
+
+
 def test_no_purchase_probability_falls_with_the_horizon_and_bounds_p_alive(cdnow, fitted):
     for model in fitted.values():
         short, long = model.predict_no_purchase(cdnow, 4), model.predict_no_purchase(cdnow, 52)
@@ -344,6 +354,17 @@ def test_spend_without_repeat_purchases_raises_model_fit_error():
 def test_invalid_input_is_rejected_with_a_specific_message(cdnow, change, error, match):
     with pytest.raises(error, match=match):
         BTYDModel(time_unit="W").fit(change(cdnow))
+
+
+def test_recency_without_repeat_purchases_is_rejected(cdnow, fitted):
+    """Guards against accepting recency > 0 for customers with frequency 0."""
+    X = cdnow.copy()
+    first = X.index[(X["frequency"] == 0) & (X["T"] > 1)][0]
+    X.loc[first, "recency"] = 1.0
+    with pytest.raises(DataValidationError, match="recency must be 0 when frequency is 0"):
+        BTYDModel(time_unit="W").fit(X)
+    with pytest.raises(DataValidationError, match="recency must be 0 when frequency is 0"):
+        fitted["bgnbd"].predict_alive(X)
 
 
 @pytest.mark.parametrize(

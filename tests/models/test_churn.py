@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pandas as pd
 import pytest
 from sklearn.base import clone
+from sklearn.calibration import CalibratedClassifierCV
+from sklearn.frozen import FrozenEstimator
+from sklearn.metrics import log_loss
+from sklearn.model_selection import StratifiedKFold
 from sklearn.utils.estimator_checks import check_estimator
 
 from cxml.models.churn import ChurnModel
@@ -133,3 +139,60 @@ def test_one_pass_probabilities_are_predict_proba_exactly(calibration):
     pd.testing.assert_frame_equal(names, top_names)
     pd.testing.assert_frame_equal(strengths, top_strengths)
     assert list(names.columns) == [1, 2] and (names.index == X_new.index).all()
+
+
+@pytest.fixture(scope="module")
+def two_cutoffs() -> tuple[pd.DataFrame, pd.Series, ChurnModel]:
+    """A frame with two cut-offs (the later one validates) and an auto-calibrated model."""
+    X, y = _frame(3000, 13)
+    X["cutoff"] = np.repeat([1, 2], [2000, 1000])
+    return X, y, ChurnModel(n_estimators=60).fit(X, y)
+
+
+def test_auto_calibration_picks_the_lower_cross_validated_log_loss(two_cutoffs):
+    """Guards against "auto" choosing the calibrator with the higher validation log loss."""
+    X, y, model = two_cutoffs
+    val = (X["cutoff"] == 2).to_numpy()
+    X_val, y_val = X[val].drop(columns="cutoff"), y.to_numpy()[val]
+    folds = StratifiedKFold(2, shuffle=True, random_state=model.random_state)
+    losses = {}
+    for method in ("isotonic", "sigmoid"):
+        p = np.empty(len(y_val))
+        for fit_idx, test_idx in folds.split(X_val, y_val):
+            cal = CalibratedClassifierCV(FrozenEstimator(model.booster_), method=method, cv=2)
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", UserWarning)
+                cal.fit(X_val.iloc[fit_idx], y_val[fit_idx])
+            p[test_idx] = cal.predict_proba(X_val.iloc[test_idx])[:, 1]
+        losses[method] = log_loss(y_val, np.clip(p, 1e-6, 1 - 1e-6), labels=[0, 1])
+    assert losses["isotonic"] != losses["sigmoid"]
+    assert model.calibration_ == min(losses, key=losses.get)
+
+
+def test_calibrator_is_fitted_on_the_validation_cutoff_only(two_cutoffs):
+    """Guards against calibrating on the booster's own training rows."""
+    X, y, model = two_cutoffs
+    val = (X["cutoff"] == 2).to_numpy()
+    expected = CalibratedClassifierCV(
+        FrozenEstimator(model.booster_), method=model.calibration_, cv=2
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        expected.fit(X[val].drop(columns="cutoff"), y.to_numpy()[val])
+    X_new, _ = _frame(500, 14)
+    np.testing.assert_array_equal(model.predict_proba(X_new), expected.predict_proba(X_new))
+
+
+def test_a_row_predicts_alone_as_in_a_batch_whatever_categories_the_batch_holds(two_cutoffs):
+    """Guards against rebuilding categories from the batch at predict time (codes shift)."""
+    _, _, model = two_cutoffs
+    X_new, _ = _frame(300, 15)
+    silver = X_new.index[X_new["segment"] == "silver"][:5]
+    together, names, drivers = model.predict_with_drivers(X_new, k=2)
+    for i in silver:
+        alone = X_new.loc[[i]].copy()
+        alone["segment"] = alone["segment"].astype(str)  # only "silver" present
+        p, n, d = model.predict_with_drivers(alone, k=2)
+        assert p[0] == together[X_new.index.get_loc(i)]
+        pd.testing.assert_frame_equal(n, names.loc[[i]])
+        pd.testing.assert_frame_equal(d, drivers.loc[[i]])

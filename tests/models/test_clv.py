@@ -409,3 +409,89 @@ def test_same_random_state_gives_identical_predictions(cdnow):
     assert first.interval_quantile_ == second.interval_quantile_
     # Another seed splits the validation cut-off differently.
     assert other.interval_quantile_ != first.interval_quantile_
+
+
+# --------------------------------------------------------------------------- BTYD settings, splits
+
+
+def test_btyd_kind_discounts_its_clv_at_the_given_rate(cdnow, reference_btyd):
+    """Guards against the BTYD CLV ignoring `discount_rate`."""
+    X, y, X_new = cdnow
+    model = CLVModel(kind="btyd", horizon=HORIZON, discount_rate=0.1).fit(X, y)
+    expected = reference_btyd.predict_clv(X_new, HORIZON, discount_rate=0.1, period="1M")
+    np.testing.assert_allclose(model.predict(X_new), expected.to_numpy(), rtol=1e-12)
+    undiscounted = reference_btyd.predict_clv(X_new, HORIZON, period="1M")
+    assert (expected < undiscounted).sum() > 0.9 * undiscounted.notna().sum()
+
+
+def test_btyd_kind_fits_on_the_latest_cutoff_whatever_the_row_order(cdnow, reference_btyd):
+    """Guards against fitting the BTYD model on the first row's cut-off instead of the latest."""
+    X, y, _ = cdnow
+    order = np.argsort(X["cutoff"].to_numpy(), kind="stable")  # earliest cut-off first
+    model = CLVModel(kind="btyd", horizon=HORIZON).fit(X.iloc[order], y.iloc[order])
+    np.testing.assert_allclose(model.btyd_.params_, reference_btyd.params_, rtol=1e-12)
+
+
+def test_btyd_kind_passes_the_time_unit_to_its_btyd_model(cdnow):
+    """Guards against the BTYD model reading a weekly snapshot as days."""
+    X, y, X_new = cdnow
+    columns = ["recency", "T"]
+    by_day = CLVModel(kind="btyd", horizon=HORIZON).fit(X, y)
+    weekly, weekly_new = X.copy(), X_new.copy()
+    weekly[columns] = weekly[columns] / 7
+    weekly_new[columns] = weekly_new[columns] / 7
+    by_week = CLVModel(kind="btyd", horizon=HORIZON, time_unit="W").fit(weekly, y)
+    assert by_week.btyd_.time_unit == "W"
+    np.testing.assert_allclose(by_week.predict(weekly_new), by_day.predict(X_new), rtol=1e-5)
+
+
+def _calibration_rows(model: CLVModel, X: pd.DataFrame) -> np.ndarray:
+    """The validation rows early stopping does not use, recomputed from the documented split."""
+    val = (X["cutoff"] == X["cutoff"].max()).to_numpy()
+    rows = np.flatnonzero(val)
+    stop = np.random.default_rng(model.random_state).permutation(rows)[: len(rows) // 2]
+    calibration = val.copy()
+    calibration[stop] = False
+    return calibration
+
+
+def test_conformal_quantile_uses_only_the_calibration_half(fitted, cdnow):
+    """Guards against calibrating on the early-stopping rows too (all validation rows)."""
+    X, y, _ = cdnow
+    model = fitted["gbm"]
+    calibration = _calibration_rows(model, X)
+    f = model.predict(X[calibration])
+    scale = f.mean()
+    scores = np.sort(np.abs(y.to_numpy()[calibration] - f) / (f + scale))
+    rank = math.ceil((len(scores) + 1) * model.coverage)
+    assert model.interval_scale_ == pytest.approx(scale, rel=1e-12)
+    assert model.interval_quantile_ == pytest.approx(scores[rank - 1], rel=1e-12)
+
+
+def test_boosters_never_train_on_the_calibration_rows(fitted, cdnow):
+    """Guards against training on every row but the early-stopping half (calibration leaks)."""
+    X, y, _ = cdnow
+    model = fitted["gbm"]
+    learnt = ~_calibration_rows(model, X)  # earlier cut-offs + early-stopping half (refit)
+    bought = y.to_numpy() > 0
+    for booster, rows in ((model.classifier_, learnt), (model.regressor_, learnt & bought)):
+        trees = booster.booster_.trees_to_dataframe()
+        root = trees[(trees["tree_index"] == 0) & (trees["node_depth"] == 1)]
+        assert int(root["count"].iloc[0]) == rows.sum()  # rows the first tree was grown on
+
+
+def test_gbm_row_predicts_alone_as_in_a_batch_whatever_categories_the_batch_holds():
+    """Guards against rebuilding categories from the batch at predict time (codes shift)."""
+    rng = np.random.default_rng(3)
+    n = 3000
+    segment = rng.choice(["bronze", "gold", "silver"], n)
+    rate = np.select([segment == "bronze", segment == "gold"], [0.2, 0.8], 0.5)
+    value = np.where(rng.random(n) < rate, rng.gamma(2.0, 20.0, n), 0.0)
+    X = pd.DataFrame(
+        {"segment": segment, "noise": rng.normal(size=n), "cutoff": np.repeat([1, 2], n // 2)}
+    )
+    model = CLVModel(kind="gbm", **FAST).fit(X, value)
+    X_new = X.drop(columns="cutoff").head(200)
+    together = model.predict(X_new)
+    for i in np.flatnonzero(X_new["segment"] != "bronze")[:6]:  # absent levels come first
+        assert model.predict(X_new.iloc[[i]])[0] == together[i]

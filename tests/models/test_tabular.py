@@ -6,7 +6,7 @@ import lightgbm as lgb
 import numpy as np
 import pandas as pd
 
-from cxml.models.tabular import lightgbm_matrix
+from cxml.models.tabular import lightgbm_matrix, validation_mask
 
 
 def test_matrix_predicts_exactly_as_the_frame_with_categories_missing_values_and_flags():
@@ -28,3 +28,12 @@ def test_matrix_predicts_exactly_as_the_frame_with_categories_missing_values_and
     matrix = lightgbm_matrix(new)
     assert matrix.shape == new.shape and matrix.dtype == np.float64
     np.testing.assert_array_equal(model.booster_.predict(matrix), model.predict(new))
+
+
+def test_validation_without_time_is_the_last_rows_in_the_order_given():
+    """Guards against validating on the first rows (earlier data) instead of the last."""
+    mask, cutoff = validation_mask(10, None, 0.2)
+    assert cutoff is None
+    np.testing.assert_array_equal(mask, [False] * 8 + [True] * 2)
+    one_cutoff = pd.Series([5] * 10)  # a single cut-off gives no time order either
+    np.testing.assert_array_equal(validation_mask(10, one_cutoff, 0.3)[0], [False] * 7 + [True] * 3)
