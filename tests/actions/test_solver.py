@@ -9,7 +9,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from cxml.actions import solve
+from cxml.actions import Solution, solve
+from cxml.actions import solver as solver_module
 from cxml.errors import ParameterError
 
 
@@ -99,6 +100,58 @@ def test_unconstrained_takes_each_customers_best_positive_action() -> None:
     solution = solve(values, np.array([1.0, 1.0]))
     assert solution.choice.tolist() == [1, -1, 0]
     assert solution.value == 8.0 and solution.method == "unconstrained"
+
+
+@pytest.mark.parametrize("method", ["exact", "lagrangian"])
+def test_a_fractional_capacity_is_rounded_down(method) -> None:
+    """A capacity of 1.5 allows one customer, not two."""
+    values = np.array([[10.0], [9.0], [8.0]])
+    solution = solve(values, np.array([1.0]), capacities=np.array([1.5]), method=method)
+    assert solution.choice.tolist() == [0, -1, -1]
+
+
+def test_gap_is_relative_to_the_bound() -> None:
+    """The gap is (bound - value) / bound, not relative to the value (which would say 1)."""
+    assert Solution(np.array([0]), 50.0, 100.0, "lagrangian").gap == pytest.approx(0.5)
+
+
+def test_exact_bound_is_highs_dual_bound_when_stopped_at_a_gap() -> None:
+    """With a non-zero mip gap HiGHS may stop early: the bound is then its dual bound, above
+    the plan's value, not the value itself. Seven customers want one action of cost 2 with a
+    budget of 7: the plan takes three (16 + 15 + 14 = 45), the relaxation a half more."""
+    values = np.arange(10.0, 17.0)[:, None]
+    costs = np.array([2.0])
+    stopped = solve(values, costs, budget=7, method="exact", mip_gap=0.3)
+    assert stopped.value == 45.0
+    assert stopped.bound > stopped.value
+    assert 0 < stopped.gap <= 0.3
+    proved = solve(values, costs, budget=7, method="exact", mip_gap=0)
+    assert proved.bound == proved.value == 45.0
+
+
+def test_lagrangian_fill_pass_spends_leftover_budget(monkeypatch: pytest.MonkeyPatch) -> None:
+    """When the price-ordered pass runs out of offer rounds, the fill pass by value still
+    gives the leftover budget to a cheap positive pair.
+
+    Customers 0..n-1 each take their own action of capacity 1; customer n wants all of those
+    (refused one per round) and a cheap action f (value 60, cost 1) that the budget's high
+    price puts last; three customers compete for an action of cost 2 with a budget of 5, so
+    1 is left over for f."""
+    rounds = 3
+    monkeypatch.setattr(solver_module, "MAX_GREEDY_ROUNDS", rounds)
+    n = rounds + 2
+    z, f = n, n + 1
+    values = np.full((n + 4, n + 2), -np.inf)
+    values[np.arange(n), np.arange(n)] = 100.0
+    values[n, :n] = 50.0
+    values[n, f] = 60.0
+    values[n + 1 :, z] = 300.0
+    costs = np.r_[np.zeros(n), 2.0, 1.0]
+    caps = np.r_[np.ones(n), np.inf, np.inf]
+    solution = solve(values, costs, capacities=caps, budget=5, method="lagrangian")
+    assert_feasible(solution.choice, values, costs, caps, 5)
+    assert solution.choice[n] == f
+    assert solution.value == pytest.approx(100.0 * n + 60.0 + 600.0)
 
 
 @pytest.mark.parametrize(

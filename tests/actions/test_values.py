@@ -7,7 +7,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from cxml.actions import Catalogue, RuleError, action_values
+from cxml.actions import Catalogue, RuleError, action_values, value_at_stake
+from cxml.actions.value import MIN_RETENTION
 
 CATALOGUE = Catalogue.model_validate(
     {
@@ -62,3 +63,44 @@ def test_missing_consent_column_names_the_action() -> None:
 def test_a_cooldown_without_contact_recency_is_an_error_not_ignored() -> None:
     with pytest.raises(RuleError, match=r"no 'days_since_contact_email' column"):
         action_values(frame([True, True]), CATALOGUE, {})
+
+
+def assumed(effect: dict, churn: list[float], cost: float = 0.0) -> np.ndarray:
+    """Values of one assumed-effect action (no consent or cool-down) for customers of CLV 100."""
+    catalogue = Catalogue.model_validate(
+        {"catalogue": [{"name": "act", "channel": "email", "cost": cost, "effect": effect}]}
+    )
+    given = pd.DataFrame({"churn_probability": churn, "clv": [100.0] * len(churn)})
+    return action_values(given, catalogue, {})
+
+
+def test_value_at_stake_is_clv_over_retention_floored() -> None:
+    """Guards against dropping the division by 1 - p or its floor at MIN_RETENTION."""
+    stake = value_at_stake(np.array([0.5, 0.99, 1.0]), np.array([100.0, 100.0, 100.0]))
+    floored = 100.0 / MIN_RETENTION
+    assert stake.tolist() == pytest.approx([200.0, floored, floored])
+
+
+def test_churn_reduction_scales_the_churn_probability() -> None:
+    """The assumed uplift is churn_reduction x p, not x (1 - p)."""
+    values = assumed({"churn_reduction": 0.2}, [0.5, 0.25])
+    assert values.uplift[:, 0].tolist() == pytest.approx([0.1, 0.05])
+
+
+def test_purchase_lift_is_clipped_to_what_can_change() -> None:
+    """The uplift stays within [-(1 - p), p]: a lift of 0.5 at p = 0.1 gives 0.1, a lift of
+    -0.5 at p = 0.8 gives -0.2."""
+    assert assumed({"purchase_lift": 0.5}, [0.1]).uplift[0, 0] == pytest.approx(0.1)
+    assert assumed({"purchase_lift": -0.5}, [0.8]).uplift[0, 0] == pytest.approx(-0.2)
+
+
+def test_action_value_is_uplift_times_stake_plus_value_minus_cost() -> None:
+    """p = 0.5, CLV 100: stake 200, uplift 0.2 x 0.5 = 0.1, so 0.1 x 200 + 5 - 3 = 22."""
+    values = assumed({"churn_reduction": 0.2, "value": 5}, [0.5], cost=3)
+    assert values.values[0, 0] == pytest.approx(22.0)
+
+
+def test_a_contact_exactly_the_cooldown_ago_is_allowed() -> None:
+    """The last contact must be *at least* the cool-down ago: 30 days passes, 29 does not."""
+    allowed = action_values(frame([True, True], [30.0, 29.0]), CATALOGUE, {}).allowed
+    assert allowed[:, 0].tolist() == [True, False]
