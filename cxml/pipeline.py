@@ -565,9 +565,9 @@ class Pipeline:
             scores.loc[gone, ["churn_probability", "p_alive", "expected_purchases"]] = [1, 0, 0]
             reason = f"churned already: {self.churn_event}, no purchase since"
             scores.loc[gone, "churn_drivers"] = reason
-        scores.insert(7, "value_segment", _levels(scores["clv"], self.value_thresholds_))
-        scores.insert(8, "risk_segment", _levels(scores["churn_probability"], self.risk_thresholds))
-        return scores
+        scores["value_segment"] = _levels(scores["clv"], self.value_thresholds_)
+        scores["risk_segment"] = _levels(scores["churn_probability"], self.risk_thresholds)
+        return scores[list(SCORE_COLUMNS)]
 
     def _churned_already(self, X: pd.DataFrame) -> np.ndarray:
         """Which customers have churned by the churn event before the cut-off (contractual

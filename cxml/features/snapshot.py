@@ -62,12 +62,14 @@ def _attribute_sources(tables: Tables, spec: FeatureSpec) -> dict[str, bool]:
     }
 
 
+def _attribute_name(column: str, dated: bool) -> str:
+    return f"days_since_{column}" if dated else column
+
+
 def attribute_columns(tables: Tables, spec: FeatureSpec) -> list[str]:
     """The snapshot columns of the customers table's attributes: each column as is, but a
     date column ``x`` as ``days_since_x``."""
-    return [
-        f"days_since_{c}" if dated else c for c, dated in _attribute_sources(tables, spec).items()
-    ]
+    return [_attribute_name(c, dated) for c, dated in _attribute_sources(tables, spec).items()]
 
 
 def _attributes(tables: Tables, spec: FeatureSpec, cutoff: dt.datetime) -> list[nw.Expr]:
@@ -75,12 +77,12 @@ def _attributes(tables: Tables, spec: FeatureSpec, cutoff: dt.datetime) -> list[
     null while it is still to come (a 'paid_start' after the cut-off was not known then)."""
     now = sources.to_days(cutoff)
     return [
-        nw.when(nw.col(c) < cutoff).then(now - sources.days_since_epoch(c)).alias(name)
+        nw.when(nw.col(c) < cutoff)
+        .then(now - sources.days_since_epoch(c))
+        .alias(_attribute_name(c, dated))
         if dated
         else nw.col(c)
-        for (c, dated), name in zip(
-            _attribute_sources(tables, spec).items(), attribute_columns(tables, spec), strict=True
-        )
+        for c, dated in _attribute_sources(tables, spec).items()
     ]
 
 
