@@ -11,7 +11,7 @@ from sklearn.base import clone
 from sklearn.calibration import CalibratedClassifierCV
 from sklearn.frozen import FrozenEstimator
 from sklearn.metrics import log_loss
-from sklearn.model_selection import StratifiedKFold
+from sklearn.model_selection import StratifiedKFold, cross_val_predict
 from sklearn.utils.estimator_checks import check_estimator
 
 from cxml.models.churn import ChurnModel
@@ -157,14 +157,11 @@ def test_auto_calibration_picks_the_lower_cross_validated_log_loss(two_cutoffs):
     folds = StratifiedKFold(2, shuffle=True, random_state=model.random_state)
     losses = {}
     for method in ("isotonic", "sigmoid"):
-        p = np.empty(len(y_val))
-        for fit_idx, test_idx in folds.split(X_val, y_val):
-            cal = CalibratedClassifierCV(FrozenEstimator(model.booster_), method=method, cv=2)
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore", UserWarning)
-                cal.fit(X_val.iloc[fit_idx], y_val[fit_idx])
-            p[test_idx] = cal.predict_proba(X_val.iloc[test_idx])[:, 1]
-        losses[method] = log_loss(y_val, np.clip(p, 1e-6, 1 - 1e-6), labels=[0, 1])
+        calibrator = CalibratedClassifierCV(FrozenEstimator(model.booster_), method=method, cv=2)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)
+            p = cross_val_predict(calibrator, X_val, y_val, cv=folds, method="predict_proba")
+        losses[method] = log_loss(y_val, np.clip(p[:, 1], 1e-6, 1 - 1e-6), labels=[0, 1])
     assert losses["isotonic"] != losses["sigmoid"]
     assert model.calibration_ == min(losses, key=losses.get)
 
