@@ -277,3 +277,12 @@ def test_relations_of_another_connection_fail_with_a_hint() -> None:
 def test_nan_in_interaction_value_is_a_missing_value() -> None:
     tables = Tables(tx(), ix(event_type=["web_visit", "nps", "web_visit"], value=[np.nan, 9, None]))
     assert tables.to_pandas("interactions")["value"].isna().tolist() == [True, False, True]
+
+
+def test_the_plausible_range_includes_both_of_its_ends() -> None:
+    ends = pd.to_datetime(["2000-01-01", "2010-06-01", "2030-01-01"])
+    tables = Tables(tx(timestamp=ends), plausible_range=("2000-01-01", "2030-01-01"))
+    assert tables.to_pandas("transactions")["timestamp"].tolist() == list(ends)
+    late = ends.insert(3, pd.Timestamp("2030-01-01 00:00:01"))[1:]
+    with pytest.raises(DataValidationError, match="outside the plausible range"):
+        Tables(tx(timestamp=late), plausible_range=("2000-01-01", "2030-01-01"))

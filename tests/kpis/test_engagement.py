@@ -135,3 +135,13 @@ def test_without_interactions_engagement_counts_purchases_only() -> None:
     # Jan purchase days: 1 on 5, 20; 2 on 10; 5 on 3 -> 4/31
     assert values(result, "dau")["2023-01"] == pytest.approx(4 / 31)
     assert set(result.loc[result["kpi"] == "referral_rate", "reason"]) == {"no interactions table"}
+
+
+def test_mau_window_is_30_days_including_the_day_itself() -> None:
+    """A purchase counts in the MAU of the 29 following days, not the 30th."""
+    transactions = pd.DataFrame(
+        {"customer_id": [1], "timestamp": pd.to_datetime(["2023-01-01"]), "amount": [1.0]}
+    )
+    result = compute_kpis(Tables(transactions), period="D", end="2023-02-02", kpis=["mau"])
+    mau = weeks(result, "mau")
+    assert mau[:30] == [1] * 30 and mau[30:] == [0, 0]  # Jan 1-30 active; Jan 31, Feb 1 not

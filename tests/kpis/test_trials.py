@@ -31,6 +31,9 @@ def test_conversion_by_a_converted_flag_takes_the_flag_as_it_stands() -> None:
     # Jan 1/2; Feb 1/1
     rates = trial_rates(flagged)
     assert (rates["2023-01"], rates["2023-02"]) == (0.5, 1.0)
+    # An unknown flag is not a conversion: Jan 1/2 again with customer 2's flag missing
+    unknown = flagged.assign(converted=pd.array([True, None, True, False], dtype="boolean"))
+    assert trial_rates(unknown)["2023-01"] == 0.5
 
 
 @pytest.mark.parametrize("drop", [["trial_start"], ["paid_start"]])
