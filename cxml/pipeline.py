@@ -31,7 +31,6 @@ from cxml.actions.rules import Kind, Rule, RuleError
 from cxml.actions.value import check_columns
 from cxml.config import ProjectConfig, resolve_cutoffs
 from cxml.data import Tables
-from cxml.data.engine import collect
 from cxml.errors import ModelFitError, ParameterError, SnapshotError
 from cxml.evaluation.holdout import BTYDCheck, Evaluation, evaluate
 from cxml.features import FeatureSpec, build_labels, build_snapshot, build_training_frame
@@ -372,17 +371,12 @@ class Pipeline:
         """What can be checked on the data before any training: the churn event occurs in
         the interactions (SnapshotError), and the catalogue's eligibility rules parse and
         name columns that scoring will have (RuleError; kinds are checked in fit)."""
-        if self.churn_event is not None:
-            present = (
-                []
-                if tables.interactions is None
-                else collect(tables.interactions.select("event_type").unique())["event_type"]
+        present = tables.observed_event_types
+        if self.churn_event is not None and self.churn_event not in present:
+            raise SnapshotError(
+                f"the churn event {self.churn_event!r} occurs in no interaction; the event "
+                f"types present are {sorted(present)}"
             )
-            if self.churn_event not in set(present):
-                raise SnapshotError(
-                    f"the churn event {self.churn_event!r} occurs in no interaction; the event "
-                    f"types present are {sorted(present)}"
-                )
         if self.actions is not None:
             spec = self.feature_spec()
             features = feature_plan(spec, available_columns(tables)).outputs

@@ -384,12 +384,14 @@ def _conform(rows: pd.DataFrame, schema: Schema | None) -> pd.DataFrame:
         elif spec.type in INTEGER_TYPES and not numeric:
             text = column.dropna().astype(str)
             bad = text[~text.str.fullmatch(WHOLE_TEXT)]
-            if bad.empty:
-                bad = text[[not -(2**63) <= int(v) < 2**63 for v in text]]
+            if bad.empty:  # parsed once: Python ints, compared before any int64 cast
+                ints = text.map(int)
+                bad = text[[not -(2**63) <= v < 2**63 for v in ints]]
             if not bad.empty:
                 raise unconformable(name, "integer ids", len(bad), bad.iloc[0])
-            ints = column.map(lambda v: int(str(v)), na_action="ignore")
-            rows[name] = ints.astype("int64" if column.notna().all() else "Int64")
+            rows[name] = ints.reindex(column.index).astype(
+                "int64" if ints.size == len(column) else "Int64"
+            )
         elif spec.type == DataType.boolean and numeric:
             flags, bad = as_flags(column)
             if not bad.empty:

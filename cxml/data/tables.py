@@ -60,6 +60,8 @@ class Tables:
         The first event (purchase or interaction).
     observed_until : datetime.datetime
         Exclusive end of the observed history: the day after the last event.
+    observed_event_types : frozenset of str
+        The distinct event types of the interactions (empty without them).
     warnings : list of str
         Data-quality findings that are allowed but reported.
 
@@ -126,6 +128,7 @@ class Tables:
                 )
             if message:
                 self.warnings.append(message)
+        self.observed_event_types: frozenset[str] = frozenset()
         if self.interactions is not None:
             with engine.reading("interactions", self.connection):
                 known = self.transactions.select("customer_id")
@@ -137,7 +140,10 @@ class Tables:
                     known.unique(),
                     "in neither transactions nor customers",
                 )
-                miscased = report_miscased_events(self.interactions)
+                found = engine.collect(self.interactions.select("event_type").unique())
+                found = found["event_type"]
+            self.observed_event_types = frozenset(found.dropna())
+            miscased = report_miscased_events(self.observed_event_types)
             self.warnings += [m for m in (message, miscased) if m]
         spans = [span for _, span in loaded.values() if span[0] is not None]
         self.observed_from = pd.Timestamp(min(first for first, _ in spans)).to_pydatetime()

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import warnings
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -415,11 +415,10 @@ def report_orphans(
     return message
 
 
-def report_miscased_events(frame: nw.LazyFrame) -> str | None:
-    """Warn (not fail) about interaction event types that differ from a canonical one only
-    in case ("Cancellation", "NPS"): they are other, custom types, so they count neither
-    as that event nor against its rules."""
-    found = collect(frame.select("event_type").unique())["event_type"].dropna()
+def report_miscased_events(found: Collection[str]) -> str | None:
+    """Warn (not fail) about interaction event types (`found`) that differ from a canonical
+    one only in case ("Cancellation", "NPS"): they are other, custom types, so they count
+    neither as that event nor against its rules."""
     near = {e: e.lower() for e in found if e not in EVENT_TYPES and e.lower() in EVENT_TYPES}
     if not near:
         return None
