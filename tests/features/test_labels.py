@@ -163,6 +163,13 @@ def test_discounted_future_value_matches_a_brute_force_sum():
     assert labels["future_value"].sum() < undiscounted["future_value"].sum()
 
 
+def test_discounting_uses_the_time_of_day(tables):
+    """Two lines on one day, at 00:00 and 18:00: each is discounted by its own time."""
+    labels = build_labels(tables, "2021-02-01", "30D", discount_rate=1.0)
+    expected = 20.0 / 2 ** (9 / 365.25) + 5.0 / 2 ** (9.75 / 365.25)
+    assert labels.loc[1, "future_value"] == pytest.approx(expected, rel=1e-12)
+
+
 @pytest.mark.parametrize(
     ("column", "what"),
     [
