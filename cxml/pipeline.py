@@ -31,11 +31,10 @@ from cxml.actions.rules import Kind, Rule, RuleError
 from cxml.actions.value import check_columns
 from cxml.config import ProjectConfig, resolve_cutoffs
 from cxml.data import Tables
-from cxml.errors import ModelFitError, ParameterError, SnapshotError
+from cxml.errors import DataValidationError, ModelFitError, ParameterError, SnapshotError
 from cxml.evaluation.holdout import BTYDCheck, Evaluation, evaluate
 from cxml.features import FeatureSpec, build_labels, build_snapshot, build_training_frame
-from cxml.features.catalogue import plan as feature_plan
-from cxml.features.snapshot import attribute_columns, available_columns, nobody_seen
+from cxml.features.snapshot import nobody_seen, snapshot_columns
 from cxml.features.sources import churned_by
 from cxml.features.spec import LABELS, Horizon, as_cutoff, window_end
 from cxml.models import BTYDModel, ChurnModel
@@ -377,14 +376,26 @@ class Pipeline:
                 f"the churn event {self.churn_event!r} occurs in no interaction; the event "
                 f"types present are {sorted(present)}"
             )
+        features, attributes = snapshot_columns(tables, self.feature_spec())
         if self.actions is not None:
-            spec = self.feature_spec()
-            features = feature_plan(spec, available_columns(tables)).outputs
-            attributes = attribute_columns(tables, spec)
+            self._check_added_columns(attributes)
             columns = [*features, *attributes, *self._score_kinds()]
             self.actions.rules(columns)
             self._check_contact_history(tables)
             check_columns(self.actions, pd.Index(columns))
+
+    def _check_added_columns(self, columns: Collection[str]) -> None:
+        """DataValidationError for a customers column named like a score or contact column
+        that the action plan adds (one would silently replace the other)."""
+        added = self._score_kinds()
+        for name in columns:
+            if name in added:
+                raise DataValidationError(
+                    "customers",
+                    name,
+                    "the name of a score or contact column the action plan adds",
+                    "rename the column in the source, or leave it out",
+                )
 
     def evaluate(self, tables: Tables, as_of: Any) -> Evaluation:
         """Every model and baseline on the customers and outcomes of a later cut-off.
@@ -464,6 +475,7 @@ class Pipeline:
             raise nobody_seen(as_of)
         snapshot.insert(0, "cutoff", pd.Timestamp(as_cutoff(as_of)))
         if self.actions is not None:
+            self._check_added_columns(snapshot.columns)
             snapshot = snapshot.join(self.contacts(tables, as_of))
         return snapshot
 

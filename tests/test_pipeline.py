@@ -238,3 +238,36 @@ def test_event_churn_leaves_customers_who_cancelled_to_the_churned_and_learns_fr
     assert (scores.loc[gone, "risk_segment"] == "high").all()
     assert scores.loc[gone, "churn_drivers"].str.startswith("churned already").all()
     assert not scores.loc[~gone, "churn_drivers"].str.startswith("churned already").any()
+
+
+@pytest.mark.parametrize("column", ["days_since_contact_email", "clv"])
+def test_a_customers_column_named_like_a_column_the_plan_adds_is_refused(column: str) -> None:
+    """The planning frame adds the scores and the days since the last contact per channel:
+    a customers column 'days_since_contact_email' crashed scoring (exit 1), and one named
+    'clv' was silently replaced by the score."""
+    from cxml.actions import Catalogue
+    from cxml.errors import DataValidationError
+
+    tx = pd.DataFrame(
+        {"customer_id": [1, 2], "timestamp": pd.Timestamp("2023-01-01"), "amount": 5.0}
+    )
+    customers = pd.DataFrame({"customer_id": [1, 2], column: [3.0, 4.0]})
+    tables = Tables(tx, customers=customers)
+    catalogue = {
+        "budget": 10,
+        "catalogue": [
+            {
+                "name": "mail",
+                "channel": "email",
+                "cost": 1,
+                "eligible": "clv > 0",
+                "effect": {"churn_reduction": 0.1},
+            }
+        ],
+    }
+    pipeline = Pipeline(["2023-02-01"], "30D", actions=Catalogue.model_validate(catalogue))
+    rule = rf"table 'customers', column '{column}': the name of a score or contact column"
+    with pytest.raises(DataValidationError, match=rule):
+        pipeline.check_inputs(tables)
+    with pytest.raises(DataValidationError, match=rule):
+        pipeline.snapshot(tables, "2023-02-01")

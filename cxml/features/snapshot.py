@@ -68,8 +68,19 @@ def _attribute_name(column: str, dated: bool) -> str:
 
 def attribute_columns(tables: Tables, spec: FeatureSpec) -> list[str]:
     """The snapshot columns of the customers table's attributes: each column as is, but a
-    date column ``x`` as ``days_since_x``."""
-    return [_attribute_name(c, dated) for c, dated in _attribute_sources(tables, spec).items()]
+    date column ``x`` as ``days_since_x``. A column named like the one derived from a date
+    column is refused (DataValidationError): one would overwrite the other."""
+    columns = _attribute_sources(tables, spec)
+    names = [_attribute_name(c, dated) for c, dated in columns.items()]
+    for column, dated in columns.items():
+        if dated and _attribute_name(column, dated) in columns:
+            raise DataValidationError(
+                "customers",
+                _attribute_name(column, dated),
+                f"the name of the column cxml derives from the date column '{column}'",
+                "rename one of the two columns in the source, or leave one out",
+            )
+    return names
 
 
 def _attributes(tables: Tables, spec: FeatureSpec, cutoff: dt.datetime) -> list[nw.Expr]:
@@ -107,6 +118,15 @@ def _check_attribute_names(attributes: list[str], todo: Plan) -> None:
                 f"the name of a {what} cxml computes",
                 "rename the column in the source, or leave it out",
             )
+
+
+def snapshot_columns(tables: Tables, spec: FeatureSpec) -> tuple[list[str], list[str]]:
+    """The feature and the attribute columns a snapshot of `tables` will have, with the
+    attribute names checked as `build_snapshot` checks them (DataValidationError)."""
+    todo = plan(spec, available_columns(tables))
+    attributes = attribute_columns(tables, spec)
+    _check_attribute_names(attributes, todo)
+    return list(todo.outputs), attributes
 
 
 def nobody_seen(cutoff: Any) -> SnapshotError:

@@ -257,6 +257,26 @@ def test_a_date_attribute_becomes_days_since_it_and_is_unknown_before_it_happens
     assert frame["days_since_paid_start"].dtype == float
 
 
+def test_a_column_named_like_a_date_attributes_derived_column_is_refused():
+    """'paid_start' becomes 'days_since_paid_start': a column of that name as well crashed
+    the snapshot with a duplicate-column error (exit 1) after `cxml validate` passed."""
+    customers = pd.DataFrame(
+        {
+            "customer_id": [1, 2, 3, 4],
+            "signup_date": pd.Timestamp("2021-01-01"),
+            "paid_start": pd.Timestamp("2021-01-15"),
+            "days_since_paid_start": 1.0,
+        }
+    )
+    tables = Tables(*frames(), customers=customers)
+    with pytest.raises(
+        DataValidationError,
+        match=r"column 'days_since_paid_start': the name of the column cxml derives from the "
+        r"date column 'paid_start'",
+    ):
+        build_snapshot(tables, "2021-02-01")
+
+
 def test_boundaries_an_event_exactly_at_the_edge_of_a_window_falls_on_the_right_side():
     """An order exactly 30 days before the cut-off is in the 30-day window; a signup at the
     cut-off is not seen yet; NPS classes split at 7 and 9."""
