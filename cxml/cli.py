@@ -28,6 +28,7 @@ from rich.table import Table
 
 from cxml import __version__
 from cxml.errors import CxmlError, ParameterError
+from cxml.paths import check_writable
 
 app = typer.Typer(
     add_completion=False,
@@ -149,26 +150,13 @@ def _step(description: str) -> Iterator[None]:
 
 
 def _check_output(path: Path, folder: bool = False) -> None:
-    """Refuse, before any work is done, an output name that is neither Parquet nor CSV, a
-    folder (unless `folder`: Spark writes Parquet as a folder, replacing one that is there),
-    or a path through a file or into a folder that cannot be written."""
+    """Refuse, before any work is done, an output name that is neither Parquet nor CSV, or
+    a path that cannot be written (`check_writable`)."""
     if path.suffix.lower() not in OUTPUT_SUFFIXES:
         raise ParameterError(
             f"output {str(path)!r}: use a .parquet or .csv file name, got {path.suffix!r}"
         )
-    if re.match(r"[A-Za-z][\w+.-]*:/", str(path)):  # a cluster path (s3://...) for Spark
-        return
-    if path.is_dir() and not folder:
-        raise ParameterError(f"output {str(path)!r} is a folder; give a file name")
-    existing = next(parent for parent in path.absolute().parents if parent.exists())
-    if not existing.is_dir():
-        raise ParameterError(
-            f"output {str(path)!r} cannot be written: {str(existing)!r} is a file, not a folder"
-        )
-    if not os.access(existing, os.W_OK):
-        raise ParameterError(
-            f"output {str(path)!r} cannot be written: the folder {str(existing)!r} is read-only"
-        )
+    check_writable(path, "output", folder=folder)
 
 
 def write_table(frame: pd.DataFrame, path: Path) -> None:

@@ -557,3 +557,17 @@ def test_train_logs_the_report_and_report_draws_the_registered_model(
     assert "-> output/cdnow/report.html" in one_line(result.stdout)
     kpis_only = (tmp_path / "output" / "cdnow" / "report.html").read_text()
     assert 'id="kpis"' in kpis_only and 'id="reliability"' not in kpis_only
+
+
+def test_report_refuses_an_unwritable_path_before_any_work(
+    run_cxml: RunCxml, tmp_path: Path
+) -> None:
+    """It loaded the model, scored and built the report before finding the path unusable."""
+    (tmp_path / "afile.csv").write_text("x")
+    (tmp_path / "folder.html").mkdir()
+    absent = ("--model", "models:/no_such_model/1")  # the path is checked before the model
+    result = run_cxml("report", CDNOW_CONFIG, *absent, "--output", "afile.csv/r.html", cwd=tmp_path)
+    assert_bad_input(result, "report 'afile.csv/r.html' cannot be written", "is a file")
+    result = run_cxml("report", CDNOW_CONFIG, *absent, "--output", "folder.html", cwd=tmp_path)
+    assert_bad_input(result, "report 'folder.html' is a folder; give a file name")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["afile.csv", "folder.html"]

@@ -12,6 +12,7 @@ import pandas as pd
 
 from cxml.data import Tables
 from cxml.kpis import cohort_retention, compute_kpis
+from cxml.paths import check_writable
 from cxml.pipeline import Pipeline
 from cxml.report import sections
 from cxml.report.errors import ReportError
@@ -131,9 +132,11 @@ def write_report(
 
 
 def check_path(path: Path) -> None:
-    """Refuse a report file name that does not end in ``.html`` (before any work)."""
+    """Refuse, before any work, a report file name that does not end in ``.html`` or that
+    cannot be written (`check_writable`)."""
     if path.suffix.lower() != ".html":
         raise ReportError(f"report {str(path)!r}: use a file name ending in .html")
+    check_writable(path, "report", error=ReportError)
 
 
 def write_html(html: str, path: Path) -> None:
