@@ -27,6 +27,7 @@ from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from cxml import __version__
+from cxml.dates import shown
 from cxml.errors import CxmlError, ParameterError
 from cxml.paths import check_writable
 
@@ -292,8 +293,8 @@ def validate(
     pipeline.check_inputs(tables)
     cutoffs, holdout = pipeline.cutoffs, pipeline.holdout
     console.print(
-        f"{config}: valid. Data until {tables.observed_until:%Y-%m-%d} (exclusive); training "
-        f"cut-offs {', '.join(f'{c:%Y-%m-%d}' for c in cutoffs)}; holdout {holdout:%Y-%m-%d}.",
+        f"{config}: valid. Data until {shown(tables.observed_until)} (exclusive); training "
+        f"cut-offs {', '.join(shown(c) for c in cutoffs)}; holdout {shown(holdout)}.",
         highlight=False,
     )
 
@@ -409,7 +410,7 @@ def _warn_past_data(tables: Any, option: str, day: str | None, consequence: str)
     if day is not None and pd.Timestamp(day) > tables.observed_until:
         errors.print(
             f"[yellow]warning:[/] {option} {day} is after the end of the data "
-            f"({tables.observed_until:%Y-%m-%d}): {consequence}",
+            f"({shown(tables.observed_until)}): {consequence}",
             highlight=False,
         )
 

@@ -49,6 +49,7 @@ from cxml.actions.catalogue import Catalogue
 from cxml.data import Tables, engine
 from cxml.data.engine import Connection
 from cxml.datasets import load_cdnow, make_synthetic
+from cxml.dates import shown
 from cxml.errors import ConfigError, SnapshotError
 from cxml.features.catalogue import plan
 from cxml.features.snapshot import available_columns
@@ -751,9 +752,9 @@ def resolve_cutoffs(
         holdout = pd.Timestamp(training.holdout)
         if holdout > latest_holdout:
             raise ConfigError(
-                f"training.holdout: the {horizon_text} label window of {holdout:%Y-%m-%d} ends "
-                f"{window_end(holdout):%Y-%m-%d}, after the data ends ({until:%Y-%m-%d}, "
-                f'exclusive); use {latest_holdout:%Y-%m-%d} or earlier, or "auto"'
+                f"training.holdout: the {horizon_text} label window of {shown(holdout)} ends "
+                f"{shown(window_end(holdout))}, after the data ends ({shown(until)}, "
+                f'exclusive); use {shown(latest_holdout)} or earlier, or "auto"'
             )
     latest = latest_start(holdout)
     if isinstance(training.cutoffs, RollingCutoffs):
@@ -764,19 +765,19 @@ def resolve_cutoffs(
         late = [c for c in cutoffs if c > latest]
         if late:
             raise ConfigError(
-                f"training.cutoffs: the {horizon_text} label window of {late[0]:%Y-%m-%d} ends "
-                f"{window_end(late[0]):%Y-%m-%d}, after the holdout cut-off "
-                f"{holdout:%Y-%m-%d}; training cut-offs must be {latest:%Y-%m-%d} or earlier"
+                f"training.cutoffs: the {horizon_text} label window of {shown(late[0])} ends "
+                f"{shown(window_end(late[0]))}, after the holdout cut-off "
+                f"{shown(holdout)}; training cut-offs must be {shown(latest)} or earlier"
             )
     if observed_from is not None:
         first = pd.Timestamp(as_cutoff(observed_from))
         if cutoffs[0] <= first:
             raise ConfigError(
-                f"training.cutoffs: the earliest cut-off {cutoffs[0]:%Y-%m-%d} is not after "
-                f"the first event ({first:%Y-%m-%d}); the data ({first:%Y-%m-%d} to "
-                f"{until:%Y-%m-%d}) is too short for these cut-offs with a {horizon_text} "
+                f"training.cutoffs: the earliest cut-off {shown(cutoffs[0])} is not after "
+                f"the first event ({shown(first)}); the data ({shown(first)} to "
+                f"{shown(until)}) is too short for these cut-offs with a {horizon_text} "
                 "horizon and the holdout cut-off "
-                f"{holdout:%Y-%m-%d}: use fewer or closer cut-offs, or a shorter horizon"
+                f"{shown(holdout)}: use fewer or closer cut-offs, or a shorter horizon"
             )
     return cutoffs, holdout
 

@@ -31,6 +31,7 @@ from cxml.actions.rules import Kind, Rule, RuleError
 from cxml.actions.value import check_columns
 from cxml.config import ProjectConfig, resolve_cutoffs
 from cxml.data import Tables
+from cxml.dates import shown
 from cxml.errors import DataValidationError, ModelFitError, ParameterError, SnapshotError
 from cxml.evaluation.holdout import BTYDCheck, Evaluation, evaluate
 from cxml.features import FeatureSpec, build_labels, build_snapshot, build_training_frame
@@ -237,9 +238,9 @@ class Pipeline:
         late = [c for c, end in ends.items() if end > holdout]
         if late:
             raise SnapshotError(
-                f"training cut-offs {[f'{c:%Y-%m-%d}' for c in late]} have label windows that "
-                f"end after the holdout cut-off {holdout:%Y-%m-%d} (the last ends "
-                f"{max(ends.values()):%Y-%m-%d}): the holdout would not be unseen; {advice}"
+                f"training cut-offs {[shown(c) for c in late]} have label windows that "
+                f"end after the holdout cut-off {shown(holdout)} (the last ends "
+                f"{shown(max(ends.values()))}): the holdout would not be unseen; {advice}"
             )
 
     def _clv_horizon(self) -> Horizon:
@@ -298,7 +299,7 @@ class Pipeline:
         if churned.nunique() < 2:
             raise ModelFitError(
                 f"every training customer at risk has churned={bool(churned.iloc[0])} at the "
-                f"cut-offs {[f'{s:%Y-%m-%d}' for s in starts]}: nothing to learn. Check the "
+                f"cut-offs {[shown(s) for s in starts]}: nothing to learn. Check the "
                 "churn definition (horizon, event type) and the cut-offs."
             )
         self.rules_ = {} if self.actions is None else self.actions.rules(self._rule_kinds(frame))

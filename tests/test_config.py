@@ -234,9 +234,9 @@ def test_data_too_short_for_the_rolling_rule_is_refused():
         resolve_cutoffs(config, "2024-01-01", "2022-01-01 03:00")
     assert str(info.value) == (
         "training.cutoffs: the earliest cut-off 2022-01-01 is not after the first event "
-        "(2022-01-01); the data (2022-01-01 to 2024-01-01) is too short for these cut-offs "
-        "with a 3M horizon and the holdout cut-off 2023-10-01: use fewer or closer cut-offs, "
-        "or a shorter horizon"
+        "(2022-01-01 03:00); the data (2022-01-01 03:00 to 2024-01-01) is too short for these "
+        "cut-offs with a 3M horizon and the holdout cut-off 2023-10-01: use fewer or closer "
+        "cut-offs, or a shorter horizon"
     )
     fewer = parse_config(MINIMAL, ["churn.horizon=3M", "training.cutoffs.count=18"])
     assert resolve_cutoffs(fewer, "2024-01-01", "2022-01-01 03:00")[0][0] == pd.Timestamp(
@@ -776,3 +776,11 @@ def test_only_true_and_false_are_booleans_so_a_column_named_no_can_be_mapped(tmp
     path.write_text(path.read_text() + "seed: yes\n")
     with pytest.raises(ConfigError, match='seed: must be an integer, got "yes"'):
         load_config(path)
+
+
+def test_moments_in_messages_show_their_time_of_day_only_when_they_have_one():
+    from cxml.dates import shown
+
+    assert shown(pd.Timestamp("2023-10-01")) == "2023-10-01"
+    assert shown(pd.Timestamp("2023-10-01 12:00")) == "2023-10-01 12:00"
+    assert shown(pd.Timestamp("2023-10-01 00:00:05")) == "2023-10-01 00:00:05"

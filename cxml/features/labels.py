@@ -12,6 +12,7 @@ import pandas as pd
 
 from cxml.data import Tables
 from cxml.data.engine import collect
+from cxml.dates import shown
 from cxml.errors import SnapshotError
 from cxml.features import sources
 from cxml.features.snapshot import Output, as_output, snapshot_frame, to_pandas
@@ -23,8 +24,8 @@ DAYS_PER_YEAR = 365.25
 def _check_window(tables: Tables, cutoff: dt.datetime, end: dt.datetime) -> None:
     if end > tables.observed_until:
         raise SnapshotError(
-            f"label window [{cutoff:%Y-%m-%d}, {end:%Y-%m-%d}) runs past the end of the data "
-            f"(observed until {tables.observed_until:%Y-%m-%d}, exclusive); use an earlier "
+            f"label window [{shown(cutoff)}, {shown(end)}) runs past the end of the data "
+            f"(observed until {shown(tables.observed_until)}, exclusive); use an earlier "
             "cut-off or a shorter horizon"
         )
 
@@ -161,6 +162,6 @@ def build_training_frame(
     frame = pd.concat(parts)
     if frame.empty:
         raise SnapshotError(
-            f"no customer is seen before any of the cut-offs {[f'{s:%Y-%m-%d}' for s in starts]}"
+            f"no customer is seen before any of the cut-offs {[shown(s) for s in starts]}"
         )
     return frame

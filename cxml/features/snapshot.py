@@ -10,6 +10,7 @@ import pandas as pd
 
 from cxml.data import CUSTOMERS, Tables
 from cxml.data.engine import collect
+from cxml.dates import shown
 from cxml.errors import DataValidationError, ParameterError, SnapshotError
 from cxml.features import sources
 from cxml.features.catalogue import Context, Metric, Plan, plan
@@ -132,7 +133,7 @@ def snapshot_columns(tables: Tables, spec: FeatureSpec) -> tuple[list[str], list
 def nobody_seen(cutoff: Any) -> SnapshotError:
     """The error for a scoring date before any customer is seen."""
     return SnapshotError(
-        f"no customer is seen before {as_cutoff(cutoff):%Y-%m-%d}: the data starts later; "
+        f"no customer is seen before {shown(as_cutoff(cutoff))}: the data starts later; "
         "choose a later date"
     )
 

@@ -163,6 +163,17 @@ def test_discounted_future_value_matches_a_brute_force_sum():
     assert labels["future_value"].sum() < undiscounted["future_value"].sum()
 
 
+def test_a_window_past_the_data_is_reported_with_its_time_of_day(tables):
+    """At 12:00 the window [2021-06-01 12:00, 2021-07-01 12:00) ends after the data, but the
+    message read "[2021-06-01, 2021-07-01)", as if it fitted."""
+    with pytest.raises(SnapshotError) as info:
+        build_labels(tables, "2021-06-01T12:00", "30D")
+    assert str(info.value).startswith(
+        "label window [2021-06-01 12:00, 2021-07-01 12:00) runs past the end of the data "
+        "(observed until 2021-07-01, exclusive)"
+    )
+
+
 def test_discounting_uses_the_time_of_day(tables):
     """Two lines on one day, at 00:00 and 18:00: each is discounted by its own time."""
     labels = build_labels(tables, "2021-02-01", "30D", discount_rate=1.0)
