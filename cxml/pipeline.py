@@ -435,6 +435,7 @@ class Pipeline:
         if clv is None:
             clv = self.clv_model_.predict(X)
         at_risk = frame["churned"].notna().to_numpy()  # event churn: not churned already
+        _check_outcomes(frame["churned"][at_risk], holdout)
         at = X[at_risk]
         churn_scores = {
             "churn_model": self.churn_model_.predict_proba(at)[:, 1],
@@ -634,6 +635,24 @@ class Pipeline:
 def _levels(values: np.ndarray, thresholds: tuple[float, float]) -> np.ndarray:
     """ "low" / "medium" / "high" by two thresholds (a value at a threshold goes up)."""
     return np.asarray(LEVELS, dtype=object)[np.searchsorted(thresholds, values, side="right")]
+
+
+def _check_outcomes(churned: pd.Series, holdout: Any) -> None:
+    """SnapshotError when the customers at risk at `holdout` all churned or all stayed: the
+    ranking figures (ROC AUC, Gini, lift) would be undefined (NaN)."""
+    if churned.empty:
+        raise SnapshotError(
+            f"no customer is at risk at the evaluation cut-off {shown(as_cutoff(holdout))}: "
+            "every one has churned already"
+        )
+    if churned.nunique() < 2:
+        what = "churned" if churned.astype(bool).all() else "stayed"
+        raise SnapshotError(
+            f"at the evaluation cut-off {shown(as_cutoff(holdout))} all {len(churned)} "
+            f"customers at risk {what}: ROC AUC and the other ranking figures are undefined; "
+            "check that the transactions run to the end of the data (cxml validate warns "
+            "when they stop early), or evaluate at an earlier cut-off"
+        )
 
 
 def _formatted(values: np.ndarray) -> np.ndarray:

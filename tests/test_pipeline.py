@@ -271,3 +271,24 @@ def test_a_customers_column_named_like_a_column_the_plan_adds_is_refused(column:
         pipeline.check_inputs(tables)
     with pytest.raises(DataValidationError, match=rule):
         pipeline.snapshot(tables, "2023-02-01")
+
+
+def test_a_holdout_where_every_customer_churned_is_refused() -> None:
+    """Transactions cut short: everyone 'churned' after their end, and `cxml train`
+    registered a champion whose holdout ROC AUC, Gini and Spearman were all NaN."""
+    import warnings
+
+    from cxml.data import DataQualityWarning
+    from cxml.datasets import make_synthetic_frames
+
+    frames, _ = make_synthetic_frames(1500, seed=1)
+    tx = frames["transactions"][frames["transactions"]["timestamp"] < "2023-09-01"]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DataQualityWarning)
+        tables = Tables(tx, frames["interactions"], frames["customers"])
+    pipeline = Pipeline(["2023-03-01"], "3M", holdout="2023-10-01")
+    with pytest.raises(
+        SnapshotError,
+        match=r"at the evaluation cut-off 2023-10-01 all \d+ customers at risk churned: ROC AUC",
+    ):
+        pipeline.fit(tables)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import datetime as dt
+import difflib
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -11,7 +12,7 @@ import narwhals as nw
 import pandas as pd
 
 from cxml.data import engine
-from cxml.data.contract import SCHEMAS, TableSchema
+from cxml.data.contract import EVENT_TYPES, SCHEMAS, TableSchema
 from cxml.data.validation import (
     DuplicatePolicy,
     Scope,
@@ -19,8 +20,10 @@ from cxml.data.validation import (
     check_required,
     check_rules,
     check_unique,
+    report_early_end,
     report_miscased_events,
     report_orphans,
+    report_unused_event_types,
     rules_for,
 )
 from cxml.errors import DataValidationError, ParameterError
@@ -144,7 +147,12 @@ class Tables:
                 found = found["event_type"]
             self.observed_event_types = frozenset(found.dropna())
             miscased = report_miscased_events(self.observed_event_types)
-            self.warnings += [m for m in (message, miscased) if m]
+            unused = report_unused_event_types(event_types, self.observed_event_types)
+            self.warnings += [m for m in (message, miscased, unused) if m]
+        with engine.reading("transactions", self.connection):
+            early = report_early_end(self.transactions, {t: s for t, (_, s) in loaded.items()})
+        if early:
+            self.warnings.append(early)
         spans = [span for _, span in loaded.values() if span[0] is not None]
         self.observed_from = pd.Timestamp(min(first for first, _ in spans)).to_pydatetime()
         self.observed_until = (
@@ -331,7 +339,16 @@ def _check_event_types(event_types: Any) -> dict[str, str]:
             "event_types must be a dict of your event type -> canonical event type (non-empty "
             f"strings), got {event_types!r}"
         )
-    return {k.strip(): v.strip() for k, v in event_types.items()}
+    mapped = {k.strip(): v.strip() for k, v in event_types.items()}
+    for key, target in mapped.items():
+        if target not in EVENT_TYPES:
+            near = difflib.get_close_matches(target, EVENT_TYPES, n=1)
+            hint = f" (did you mean {near[0]!r}?)" if near else ""
+            raise ParameterError(
+                f"event_types maps {key!r} to {target!r}, which is not a canonical event "
+                f"type{hint}; the canonical types are {list(EVENT_TYPES)}"
+            )
+    return mapped
 
 
 def _scope(plausible_range: Any) -> Scope:

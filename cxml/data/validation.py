@@ -9,6 +9,7 @@ and up to five offending rows.
 from __future__ import annotations
 
 import datetime as dt
+import math
 import warnings
 from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
@@ -27,10 +28,15 @@ from cxml.data.engine import (
     empty_table,
     rows_with_repeated_hash,
 )
+from cxml.dates import shown
 from cxml.errors import DataValidationError
 
 DuplicatePolicy = Literal["error", "keep", "drop"]
 MAX_EXAMPLES = 5
+#: The transactions may end this many days before another table without a warning.
+QUIET_DAYS = 7
+#: A silence at the end of the transactions this unlikely at their recent rate is no chance.
+SILENCE_CHANCE = 1e-3
 
 
 class DataQualityWarning(UserWarning):
@@ -426,6 +432,50 @@ def report_miscased_events(found: Collection[str]) -> str | None:
         f"table 'interactions', column 'event_type': {len(near)} event type(s) differ from a "
         f"canonical one only in case and are kept as custom types: {dict(sorted(near.items()))}"
         "; map them with event_types (data.event_types in a config) to read them as such"
+    )
+    warnings.warn(message, DataQualityWarning, stacklevel=3)
+    return message
+
+
+def report_unused_event_types(event_types: Mapping[str, str], found: Collection[str]) -> str | None:
+    """Warn (not fail) about `event_types` entries whose canonical type occurs in no
+    interaction (`found`): their own type is absent too, misspelt perhaps."""
+    unused = {k: v for k, v in event_types.items() if v not in found}
+    if not unused:
+        return None
+    message = (
+        f"table 'interactions', column 'event_type': event_types maps {unused}, but no "
+        "interaction has these types; check their spelling against the data"
+    )
+    warnings.warn(message, DataQualityWarning, stacklevel=3)
+    return message
+
+
+def report_early_end(
+    transactions: nw.LazyFrame, spans: Mapping[str, tuple[Any, Any]]
+) -> str | None:
+    """Warn (not fail) when the transactions end well before another table ends: every
+    label window after their end would count every customer as churned. Well before is at
+    least `QUIET_DAYS` days, and a silence that the transactions' rate over the 90 days
+    before their end makes less likely than `SILENCE_CHANCE` (Poisson)."""
+    ends = {t: pd.Timestamp(last) for t, (_, last) in spans.items() if last is not None}
+    first, last = (pd.Timestamp(x) for x in spans["transactions"])
+    table = max(ends, key=ends.__getitem__)
+    gap = (ends[table] - last) / pd.Timedelta(days=1)
+    if gap < QUIET_DAYS:
+        return None
+    since = max(first, last - pd.Timedelta(days=90))
+    recent = transactions.filter(nw.col("timestamp") > since.to_pydatetime())
+    per_day = _as_int(collect(recent.select(nw.len())).iloc[0, 0]) / max(
+        (last - since) / pd.Timedelta(days=1), 1.0
+    )
+    if per_day * gap < -math.log(SILENCE_CHANCE):
+        return None
+    message = (
+        f"table 'transactions', column 'timestamp': the transactions end {shown(last)}, "
+        f"{gap:.0f} days before the {table} table ({shown(ends[table])}), after "
+        f"{per_day:.1f} lines a day: was the export cut short? Every label window after "
+        f"{shown(last)} would count every customer as churned"
     )
     warnings.warn(message, DataQualityWarning, stacklevel=3)
     return message

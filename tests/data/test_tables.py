@@ -13,6 +13,7 @@ import pyarrow as pa
 import pytest
 
 from cxml.data import DataQualityWarning, DataValidationError, Tables
+from cxml.errors import ParameterError
 
 
 def tx(**columns: object) -> pd.DataFrame:
@@ -207,6 +208,30 @@ def test_event_types_are_trimmed_and_mapped_and_unknown_types_kept() -> None:
     ]
 
 
+def test_an_event_type_mapped_to_a_non_canonical_type_is_refused() -> None:
+    """{'visit': 'webvisit'} made every visit a custom type: web-visit features read 0."""
+    with pytest.raises(
+        ParameterError,
+        match=r"event_types maps 'visit' to 'webvisit', which is not a canonical event type "
+        r"\(did you mean 'web_visit'\?\)",
+    ):
+        Tables(tx(), ix(event_type=["visit", "nps", "nps"]), event_types={"visit": "webvisit"})
+
+
+def test_an_event_type_mapping_that_matches_no_interaction_warns() -> None:
+    """{'vist': 'web_visit'} (misspelt) mapped nothing, silently."""
+    with pytest.warns(DataQualityWarning, match="event_types maps"):
+        tables = Tables(
+            tx(),
+            ix(event_type=["visit", "nps", "nps"]),
+            event_types={"vist": "web_visit", "nps": "nps"},
+        )
+    assert tables.warnings == [
+        "table 'interactions', column 'event_type': event_types maps {'vist': 'web_visit'}, "
+        "but no interaction has these types; check their spelling against the data"
+    ]
+
+
 def test_observed_span_runs_from_the_first_event_to_the_day_after_the_last_in_any_table() -> None:
     early = ix(
         timestamp=pd.to_datetime(["2022-12-30 10:00", "2023-01-02 00:00", "2023-01-05 00:00"])
@@ -286,3 +311,44 @@ def test_the_plausible_range_includes_both_of_its_ends() -> None:
     late = ends.insert(3, pd.Timestamp("2030-01-01 00:00:01"))[1:]
     with pytest.raises(DataValidationError, match="outside the plausible range"):
         Tables(tx(timestamp=late), plausible_range=("2000-01-01", "2030-01-01"))
+
+
+def _daily(start: str, days: int, customers: int = 1, every: int = 1) -> pd.DataFrame:
+    """`customers` purchases (one per customer) every `every` days for `days` days."""
+    stamps = pd.date_range(start, periods=days, freq=f"{every}D").repeat(customers)
+    ids = np.tile(np.arange(customers), days)
+    return pd.DataFrame({"customer_id": ids, "timestamp": stamps, "amount": 1.0})
+
+
+def _visits(until: str) -> pd.DataFrame:
+    return pd.DataFrame(
+        {"customer_id": [0], "timestamp": [pd.Timestamp(until)], "event_type": ["web_visit"]}
+    )
+
+
+def test_transactions_that_stop_long_before_the_interactions_warn() -> None:
+    """The label of every cut-off after the transactions' end read 'churned' for everyone,
+    silently. 100 days of 3 lines a day, then 30 silent days: e**-90 is no chance."""
+    with pytest.warns(DataQualityWarning, match="was the export cut short"):
+        tables = Tables(_daily("2023-01-01", 100, customers=3), _visits("2023-05-10 08:00"))
+    assert tables.warnings == [
+        "table 'transactions', column 'timestamp': the transactions end 2023-04-10, 30 days "
+        "before the interactions table (2023-05-10 08:00), after 3.0 lines a day: was the "
+        "export cut short? Every label window after 2023-04-10 would count every customer "
+        "as churned"
+    ]
+    # A line every 5 days: 40 silent days (e**-8) are no chance, 30 (e**-6) may be.
+    sparse = _daily("2023-01-01", 30, every=5)  # the last on 2023-05-26
+    with pytest.warns(DataQualityWarning, match="40 days before"):
+        Tables(sparse, _visits("2023-07-05"))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", DataQualityWarning)
+        assert Tables(sparse, _visits("2023-06-25")).warnings == []
+
+
+def test_a_quiet_week_at_the_end_does_not_warn() -> None:
+    """Six silent days after 3 lines a day: unlikely, but a business may pause a week."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", DataQualityWarning)
+        tables = Tables(_daily("2023-01-01", 100, customers=3), _visits("2023-04-16"))
+    assert tables.warnings == []
