@@ -7,6 +7,7 @@ comparison against the cut-off.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 
 import narwhals as nw
 
@@ -50,16 +51,24 @@ def orders(tables: Tables, cutoff: dt.datetime) -> nw.LazyFrame:
     """Purchases (not returns) per order: customer_id, t (first line), value. A line without
     an order_id is an order of its own."""
     purchases = lines(tables, cutoff).filter(~nw.col("is_return"))
+    return orders_of(purchases, ("customer_id",), "t")
+
+
+def orders_of(purchases: nw.LazyFrame, keys: Sequence[str], first: str) -> nw.LazyFrame:
+    """Purchase lines as orders: `keys`, `first` (its minimum over the order's lines) and
+    value (their amount). The lines sharing `keys` and an order_id are one order; a line
+    without an order_id, or every line without an order_id column, is an order of its own.
+    The one rule for orders, shared by the feature catalogue and the KPIs."""
     value = nw.col("amount").alias("value")
-    if "order_id" not in tables.transactions.collect_schema().names():
-        return purchases.select("customer_id", "t", value)
+    if "order_id" not in purchases.collect_schema().names():
+        return purchases.select(*keys, first, value)
     grouped = (
         purchases.filter(~nw.col("order_id").is_null())
-        .group_by("customer_id", "order_id")
-        .agg(nw.col("t").min(), nw.col("amount").sum().alias("value"))
-        .select("customer_id", "t", "value")
+        .group_by(*keys, "order_id")
+        .agg(nw.col(first).min(), nw.col("amount").sum().alias("value"))
+        .select(*keys, first, "value")
     )
-    single = purchases.filter(nw.col("order_id").is_null()).select("customer_id", "t", value)
+    single = purchases.filter(nw.col("order_id").is_null()).select(*keys, first, value)
     return nw.concat([grouped, single])
 
 

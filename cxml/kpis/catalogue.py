@@ -2,8 +2,9 @@
 
 Every KPI is a ratio: ``value = scale * numerator / denominator`` for one period (and
 segment), null when the denominator is 0. Keeping numerator and denominator lets a reader
-re-aggregate (sum both over segments or periods, then divide) instead of averaging ratios.
-`docs/kpis.md` explains each definition at length.
+re-aggregate instead of averaging ratios: sum both over segments or periods, then divide,
+except over segments for `per_day` KPIs (sum the numerators, keep one denominator: the days).
+`docs/kpis.md` explains each definition, and recombination, at length.
 """
 
 from __future__ import annotations

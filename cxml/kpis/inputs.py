@@ -13,6 +13,7 @@ from typing import Any, TypeAlias
 
 import narwhals as nw
 import pandas as pd
+from narwhals.dtypes import DType
 
 from cxml.data import Tables
 from cxml.data.engine import collect
@@ -50,16 +51,20 @@ class Inputs:
     by: str | None
 
     def rows(self, table: str, timestamp: str = "timestamp") -> nw.LazyFrame | str:
-        """Rows of `table` with `timestamp` before the end, plus `period` and `segment`;
-        or why there are none (the table or its channel column is missing)."""
+        """Rows of `table` with `timestamp` (a date column as its midnight) before the end,
+        plus `period` and `segment`; or why there are none (the table or its channel column
+        is missing)."""
         frame: nw.LazyFrame | None = getattr(self.tables, table)
         if frame is None:
             return f"no {table} table"
-        columns = frame.collect_schema().names()
+        schema = frame.collect_schema()
+        columns = schema.names()
         if timestamp not in columns:
             return f"the {table} table has no {timestamp} column"
-        frame = frame.filter(nw.col(timestamp) < self.end).with_columns(
-            period=period_number(timestamp, self.period)
+        frame = (
+            frame.with_columns(as_timestamp(timestamp, schema[timestamp]))
+            .filter(nw.col(timestamp) < self.end)
+            .with_columns(period=period_number(timestamp, self.period))
         )
         if self.by is None:
             return frame.with_columns(segment=nw.lit(ALL, nw.String))
@@ -77,6 +82,13 @@ class Inputs:
         """customer_id and segment, from the customers table's `by` attribute."""
         assert self.tables.customers is not None and self.by is not None
         return self.tables.customers.select("customer_id", segment=_label(self.by))
+
+
+def as_timestamp(column: str, dtype: DType) -> nw.Expr:
+    """A timestamp or date column as a timestamp: a date is its midnight (naive UTC, as
+    `Tables` stores times)."""
+    expression = nw.col(column)
+    return expression.cast(nw.Datetime("us")) if dtype == nw.Date else expression
 
 
 def _label(column: str) -> nw.Expr:

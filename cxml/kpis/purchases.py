@@ -2,7 +2,8 @@
 
 All are counted on customer-periods: one row per customer (and segment) with a purchase in a
 period. Returns are not purchases; an order is the purchase lines sharing an order_id (each
-line without one), dated by its first line, as in the feature catalogue.
+line without one is an order of its own), dated by its first line: the feature catalogue's
+rule, shared through `cxml.features.sources.orders_of`.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 import narwhals as nw
 
 from cxml.data.engine import collect
+from cxml.features.sources import orders_of
 from cxml.kpis.catalogue import names
 from cxml.kpis.inputs import Inputs, Measures, measure
 
@@ -19,12 +21,8 @@ def orders(inputs: Inputs) -> nw.LazyFrame | str:
     lines = inputs.rows("transactions")
     if isinstance(lines, str):
         return lines
-    lines = lines.filter(~nw.col("is_return"))
-    if "order_id" not in lines.collect_schema().names():
-        return lines.select("customer_id", "segment", "period", value=nw.col("amount"))
-    return lines.group_by("customer_id", "segment", "order_id").agg(
-        nw.col("period").min(), value=nw.col("amount").sum()
-    )
+    purchases = lines.filter(~nw.col("is_return"))
+    return orders_of(purchases, ("customer_id", "segment"), "period")
 
 
 def customer_periods(inputs: Inputs) -> nw.LazyFrame | str:

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import pandas as pd
 import pytest
 
 from cxml.errors import ParameterError
 from cxml.kpis import cohort_retention
-from tests.kpis.shop import END, shop
+from tests.kpis.shop import END, MONTHS, NO_ORDER_IDS, orders_by_pandas, shop
 
 
 def cells(matrix) -> dict[tuple[str, int], tuple[int, int]]:
@@ -52,3 +53,21 @@ def test_signup_cohorts_need_a_signup_date() -> None:
 def test_an_unknown_acquisition_is_a_parameter_error() -> None:
     with pytest.raises(ParameterError, match="acquisition must be"):
         cohort_retention(shop(), acquisition="first_visit")
+
+
+def test_each_line_without_an_order_id_is_an_order_of_its_own() -> None:
+    matrix = cohort_retention(shop(NO_ORDER_IDS), end=END)
+    # brute force: the months each customer bought in, from the orders of its lines
+    months = orders_by_pandas(NO_ORDER_IDS)[["customer_id", "month"]].drop_duplicates()
+    months["cohort"] = months.groupby("customer_id")["month"].transform("min")
+    pairs = zip(months["month"], months["cohort"], strict=True)
+    months["k"] = [(month - cohort).n for month, cohort in pairs]
+    sizes = months.groupby("cohort")["customer_id"].nunique()
+    active = months.groupby(["cohort", "k"]).size()
+    last = pd.Period(MONTHS[-1], "M")
+    expected = {
+        (cohort.strftime("%Y-%m"), k): (active.get((cohort, k), 0), size)
+        for cohort, size in sizes.items()
+        for k in range((last - cohort).n + 1)
+    }
+    assert cells(matrix) == expected

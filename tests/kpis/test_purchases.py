@@ -13,7 +13,18 @@ import pandas as pd
 import pytest
 
 from cxml.kpis import compute_kpis
-from tests.kpis.shop import END, START, TRANSACTIONS, counts, shop, values
+from cxml.kpis.catalogue import names
+from tests.kpis.shop import (
+    END,
+    MONTHS,
+    NO_ORDER_IDS,
+    START,
+    TRANSACTIONS,
+    counts,
+    orders_by_pandas,
+    shop,
+    values,
+)
 
 
 @pytest.fixture(scope="module")
@@ -125,3 +136,32 @@ def test_an_order_is_dated_by_its_first_line() -> None:
     result = compute_kpis(shop(lines, None, None), end="2023-03-01", kpis=["average_order_value"])
     # one order of 10 + 5, placed in January; none in February
     assert counts(result, "average_order_value") == {"2023-01": (15, 1), "2023-02": (0, 0)}
+
+
+def purchase_counts_by_pandas(orders: pd.DataFrame, month: pd.Period) -> dict[str, tuple]:
+    """KPI -> (numerator, denominator) of the retention and purchase KPIs in `month`, by brute
+    force over the orders of `orders_by_pandas`."""
+    this = orders[orders["month"] == month]
+    now = set(this["customer_id"])
+    before = set(orders.loc[orders["month"] == month - 1, "customer_id"])
+    earlier = set(orders.loc[orders["month"] < month, "customer_id"])
+    repeaters = (this.groupby("customer_id").size() >= 2).sum()
+    revenue = this["value"].sum()
+    return {
+        "churn_rate": (len(before - now), len(before)),
+        "retention_rate": (len(before & now), len(before)),
+        "repeat_purchase_rate": (repeaters, len(now)),
+        "returning_customer_share": (len(now & earlier), len(now)),
+        "purchase_frequency": (len(this), len(now)),
+        "average_order_value": (revenue, len(this)),
+        "revenue_per_customer": (revenue, len(now)),
+    }
+
+
+def test_each_line_without_an_order_id_is_an_order_of_its_own() -> None:
+    kpis = names("retention", "purchases")
+    result = compute_kpis(shop(NO_ORDER_IDS), start=START, end=END, kpis=kpis)
+    orders = orders_by_pandas(NO_ORDER_IDS)
+    for month in MONTHS:
+        expected = purchase_counts_by_pandas(orders, pd.Period(month, "M"))
+        assert {kpi: counts(result, kpi)[month] for kpi in kpis} == expected, month

@@ -7,7 +7,8 @@ import pandas as pd
 import pytest
 
 from cxml.datasets import make_synthetic
-from cxml.kpis import KPIS, cohort_retention, compute_kpis
+from cxml.kpis import cohort_retention, compute_kpis
+from tests.kpis.test_recombination import assert_segments_recombine
 
 RATES = [
     "churn_rate",
@@ -19,8 +20,6 @@ RATES = [
     "referral_rate",
     "stickiness",
 ]
-#: KPIs whose numerator and denominator add up over customers, so segments sum to the total.
-ADDITIVE = [k.name for k in KPIS if k.family in ("retention", "purchases", "surveys", "support")]
 
 
 @pytest.fixture(scope="module")
@@ -72,21 +71,9 @@ def test_daily_weekly_monthly_actives_are_nested(synthetic) -> None:
     assert (values["mau"] <= 2000).all() and (values["dau"] > 0).all()
 
 
-def test_segments_add_up_to_the_total(synthetic) -> None:
+def test_region_segments_recombine_to_the_total(synthetic) -> None:
     _, overall, by_region = synthetic
-    summed = by_region.groupby(["period_start", "kpi"])[["numerator", "denominator"]].sum()
-    total = overall.set_index(["period_start", "kpi"])[["numerator", "denominator"]]
-    additive = total.index.get_level_values("kpi").isin(ADDITIVE)
-    pd.testing.assert_frame_equal(summed.loc[total.index[additive]], total[additive])
-
-
-def test_engagement_segments_add_up_to_the_total(synthetic) -> None:
-    _, overall, by_region = synthetic
-    # every customer has one region: daily counts add up over regions
-    for kpi in ("dau", "wau", "mau", "referral_rate"):
-        part = by_region[by_region["kpi"] == kpi].groupby("period_start")["numerator"].sum()
-        whole = overall[overall["kpi"] == kpi].set_index("period_start")["numerator"]
-        pd.testing.assert_series_equal(part, whole, check_names=False)
+    assert_segments_recombine(overall, by_region)
 
 
 def test_cohort_retention_is_a_share_and_starts_at_one(synthetic) -> None:
