@@ -33,7 +33,7 @@ from cxml.data.engine import (
     summary,
     wrong_type,
 )
-from cxml.errors import DataValidationError, SourceError
+from cxml.errors import DataValidationError, ParameterError, SourceError
 
 Connection: TypeAlias = duckdb.DuckDBPyConnection
 Relation: TypeAlias = duckdb.DuckDBPyRelation
@@ -127,6 +127,7 @@ def read_source(
     """A relation over a (prepared) DataFrame, Arrow table, CSV/Parquet path or glob, or
     relation. CSV columns named in `as_text` are read as text, not typed by a sample of rows.
     """
+    _check_session(con)
     if isinstance(source, duckdb.DuckDBPyRelation):
         return source
     if isinstance(source, pd.DataFrame):
@@ -147,6 +148,19 @@ def read_source(
         f"table '{table}': unsupported source of type {type(source).__name__}; pass a pandas "
         "DataFrame, a CSV or Parquet path (globs allowed) or a DuckDB relation"
     )
+
+
+def _check_session(con: Connection) -> None:
+    """ParameterError for a connection whose session time zone is not UTC: DuckDB converts
+    naive times to time-zone-aware ones in that zone (a Parquet glob mixing the two shifted
+    the naive ones), and cxml compares times as naive UTC."""
+    zone = con.execute("SELECT current_setting('TimeZone')").fetchall()[0][0]
+    if zone not in ("UTC", "Etc/UTC"):
+        raise ParameterError(
+            f"the DuckDB connection has TimeZone={zone!r}; cxml compares times as naive UTC "
+            "and needs UTC: run con.execute(\"SET TimeZone = 'UTC'\") or create the "
+            "connection with cxml.data.engine.connect()"
+        )
 
 
 def _read_pandas(frame: pd.DataFrame, table: str, con: Connection) -> Relation:

@@ -293,6 +293,23 @@ def test_arrow_tables_and_duckdb_relations_are_sources() -> None:
     assert len(Tables(pa.Table.from_pandas(tx())).to_pandas("transactions")) == 3
 
 
+def test_a_duckdb_connection_outside_utc_is_refused(tmp_path: Path) -> None:
+    """DuckDB reads a Parquet glob of naive and zoned files in the session's zone: with New
+    York's, the naive 00:00 became 05:00."""
+    tx().to_parquet(tmp_path / "a.parquet")
+    zoned = tx(customer_id=[7, 8, 9])
+    zoned["timestamp"] = zoned["timestamp"].dt.tz_localize("Europe/Berlin")
+    zoned.to_parquet(tmp_path / "b.parquet")
+    con = duckdb.connect()
+    con.execute("SET TimeZone = 'America/New_York'")
+    with pytest.raises(ParameterError, match=r"TimeZone='America/New_York'.*needs UTC"):
+        Tables(str(tmp_path / "*.parquet"), connection=con)
+    con.execute("SET TimeZone = 'UTC'")
+    read = Tables(str(tmp_path / "*.parquet"), connection=con).to_pandas("transactions")
+    naive = read.set_index("customer_id")["timestamp"]
+    assert naive[[101, 102, 103]].tolist() == tx()["timestamp"].tolist()
+
+
 def test_relations_of_another_connection_fail_with_a_hint() -> None:
     relation = duckdb.connect().from_df(ix())
     with pytest.raises(DataValidationError, match="connection="):
