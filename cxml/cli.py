@@ -384,14 +384,13 @@ def score(
 
 def _score_to(project: Any, model_uri: str, as_of: str, output: str | Path) -> pd.DataFrame:
     """Score and write; `output` as given (Spark writes cluster paths such as s3://...)."""
-    from cxml.tracking import load_model
+    from cxml.tracking import pipeline_of
     from cxml.tracking import score as score_with
 
     _check_output(Path(output), folder=project.engine == "spark")
     if project.engine == "spark":
         return _score_on_spark(project, model_uri, as_of, str(output))
-    with _step(f"Loading {model_uri}"):
-        model = load_model(model_uri, project.mlflow.tracking_uri)
+    model = _load_model(project, model_uri)
     tables = _tables(project)
     _warn_past_data(tables, "--as-of", as_of, INACTIVE)
     with _step(f"Scoring every customer at {as_of}"):
@@ -401,7 +400,7 @@ def _score_to(project: Any, model_uri: str, as_of: str, output: str | Path) -> p
     if "action_plan" in scores.attrs:
         from cxml.actions import ActionPlan
 
-        _print_plan(project, ActionPlan.from_scores(scores))
+        _print_plan(pipeline_of(model), ActionPlan.from_scores(scores))
     return scores
 
 
@@ -415,17 +414,19 @@ def _warn_past_data(tables: Any, option: str, day: str | None, consequence: str)
         )
 
 
-def _print_plan(project: Any, plan: Any) -> None:
-    currency = project.actions.currency if project.actions else ""
-    console.print(f"Action plan:\n{plan.text(currency)}", highlight=False)
+def _print_plan(pipeline: Any, plan: Any) -> None:
+    """The plan's summary, in the currency of the catalogue it was made with."""
+    console.print(f"Action plan:\n{plan.text(pipeline.actions.currency)}", highlight=False)
 
 
 def _score_on_spark(project: Any, model_uri: str, as_of: str, output: str) -> Any:
     """Features on Spark, scores through `mlflow.pyfunc.spark_udf`, Parquet written by Spark."""
     from cxml.spark import score_with_plan, write_parquet
+    from cxml.tracking import pipeline_of
 
     if Path(output).suffix.lower() != ".parquet":
         raise ParameterError(f"output {output!r}: with engine spark, scores are Parquet")
+    pipeline = pipeline_of(_load_model(project, model_uri))
     tables = _tables(project)
     _warn_past_data(tables, "--as-of", as_of, INACTIVE)
     with _step(f"Scoring every customer at {as_of} on Spark"):
@@ -436,7 +437,7 @@ def _score_on_spark(project: Any, model_uri: str, as_of: str, output: str) -> An
     summary = scores.sparkSession.read.parquet(output)
     _print_scores(summary.select("risk_segment", "churn_probability", "clv"), output)
     if plan is not None:
-        _print_plan(project, plan)
+        _print_plan(pipeline, plan)
     return summary
 
 
@@ -452,11 +453,10 @@ def evaluate(
     quiet: bool = QuietOption,
 ) -> None:
     """Score a registered model and its baselines on the outcomes after a cut-off."""
-    from cxml.tracking import load_model, pipeline_of
+    from cxml.tracking import pipeline_of
 
     project, _ = _config(config, set_, quiet)
-    with _step(f"Loading {model}"):
-        pipeline = pipeline_of(load_model(model, project.mlflow.tracking_uri))
+    pipeline = pipeline_of(_load_model(project, model))
     tables = _tables(project)
     with _step(f"Evaluating at {as_of}"):
         evaluation = pipeline.evaluate(tables, as_of)
@@ -564,10 +564,21 @@ def report(
 
 
 def _load_model(project: Any, uri: str) -> Any:
-    from cxml.tracking import load_model
+    """The MLflow model at `uri`, with a warning when the config changed settings that the
+    model keeps from its training (they do not apply)."""
+    from cxml.tracking import load_model, pipeline_of
 
     with _step(f"Loading {uri}"):
-        return load_model(uri, project.mlflow.tracking_uri)
+        model = load_model(uri, project.mlflow.tracking_uri)
+    unlike = pipeline_of(model).settings_unlike(project)
+    if unlike:
+        errors.print(
+            f"[yellow]warning:[/] {uri} keeps the settings it was trained with: the config's "
+            f"{', '.join(unlike)} differ from them and do not apply here; train again to use "
+            "them",
+            highlight=False,
+        )
+    return model
 
 
 def _pipeline_and_scores(model: Any, tables: Any, as_of: str | None) -> tuple[Any, pd.DataFrame]:

@@ -182,11 +182,8 @@ class Pipeline:
         clv_settings = models.clv.lightgbm.model_dump()
         return cls(
             cutoffs,
-            config.churn.horizon,
-            clv_horizon=config.clv.horizon,
             holdout=holdout,
-            features=config.features,
-            churn_event=config.churn.event_type if config.churn.definition == "event" else None,
+            **_fixed_settings(config),
             churn_model=ChurnModel(
                 calibration=models.churn.calibration, random_state=seed, **churn_settings
             ),
@@ -198,8 +195,6 @@ class Pipeline:
                 **clv_settings,
             ),
             btyd_model=BTYDModel(models.btyd.model, penalizer=models.btyd.penalizer),
-            discount_rate=config.clv.discount_rate,
-            actions=config.actions,
             uplift_model=None
             if config.actions is None
             else UpliftModel(
@@ -209,6 +204,16 @@ class Pipeline:
                 random_state=seed,
             ),
         )
+
+    def settings_unlike(self, config: ProjectConfig) -> list[str]:
+        """The config keys whose values differ from those this pipeline was built with.
+        A fitted pipeline keeps its own (its models learned with them): scoring with a
+        config that changed them does not apply the change."""
+        return [
+            FIXED_SETTINGS[name]
+            for name, value in _fixed_settings(config).items()
+            if getattr(self, name) != value
+        ]
 
     # -- fitting -------------------------------------------------------------------------
 
@@ -635,6 +640,30 @@ class Pipeline:
 def _levels(values: np.ndarray, thresholds: tuple[float, float]) -> np.ndarray:
     """ "low" / "medium" / "high" by two thresholds (a value at a threshold goes up)."""
     return np.asarray(LEVELS, dtype=object)[np.searchsorted(thresholds, values, side="right")]
+
+
+#: Pipeline parameters a config sets that a fitted pipeline keeps -> their config keys.
+FIXED_SETTINGS = {
+    "horizon": "churn.horizon",
+    "clv_horizon": "clv.horizon",
+    "features": "features",
+    "churn_event": "churn.definition/event_type",
+    "discount_rate": "clv.discount_rate",
+    "actions": "actions",
+}
+
+
+def _fixed_settings(config: ProjectConfig) -> dict[str, Any]:
+    """The values of the FIXED_SETTINGS in `config`."""
+    event = config.churn.definition == "event"
+    return {
+        "horizon": config.churn.horizon,
+        "clv_horizon": config.clv.horizon,
+        "features": config.features,
+        "churn_event": config.churn.event_type if event else None,
+        "discount_rate": config.clv.discount_rate,
+        "actions": config.actions,
+    }
 
 
 def _check_outcomes(churned: pd.Series, holdout: Any) -> None:

@@ -292,3 +292,23 @@ def test_a_holdout_where_every_customer_churned_is_refused() -> None:
         match=r"at the evaluation cut-off 2023-10-01 all \d+ customers at risk churned: ROC AUC",
     ):
         pipeline.fit(tables)
+
+
+def test_a_pipeline_names_the_config_settings_that_differ_from_its_own() -> None:
+    """Scoring with a config whose horizon or action budget changed silently used the
+    model's: `settings_unlike` names them (the CLI warns with it)."""
+    from cxml.config import load_config
+    from cxml.datasets import make_synthetic
+    from tests.conftest import ROOT
+
+    path = ROOT / "configs" / "synthetic_retail.yaml"
+    config = load_config(path)
+    tables, _ = make_synthetic(300, seed=1)
+    pipeline = pickle.loads(pickle.dumps(Pipeline.from_config(config, tables)))
+    assert pipeline.settings_unlike(config) == []
+    changed = load_config(path, ["actions.budget=0", "churn.horizon=1M", "features.windows=[30]"])
+    # The CLV horizon follows the churn horizon when the config does not set it.
+    expected = ["churn.horizon", "clv.horizon", "features", "actions"]
+    assert pipeline.settings_unlike(changed) == expected
+    event = load_config(path, ["churn.definition=event", "churn.event_type=cancellation"])
+    assert pipeline.settings_unlike(event) == ["churn.definition/event_type"]

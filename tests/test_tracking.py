@@ -120,6 +120,7 @@ def scores(store: Store, run_cxml: RunCxml) -> dict[str, Path]:
         )  # fmt: skip
         assert result.returncode == 0, result.stderr
         assert f"{CDNOW_CUSTOMERS:,} customers scored" in result.stdout
+        assert "warning" not in result.stderr  # the config is the one the model was trained with
         paths[kind] = path
     return paths
 
@@ -256,6 +257,23 @@ def test_score_writes_one_row_per_customer_of_the_population(scores: dict[str, P
     assert list(frame.columns) == [*SCORE_COLUMNS, *PLAN_COLUMNS]
     assert frame["churn_probability"].between(0, 1).all()
     assert (frame["clv_lower"] <= frame["clv_upper"]).all()
+
+
+def test_score_warns_that_config_settings_the_model_keeps_do_not_apply(
+    store: Store, run_cxml: RunCxml
+) -> None:
+    """`--set churn.horizon=13W` at scoring was silently ignored: the model keeps its own."""
+    result = run_cxml(
+        "score", CDNOW_CONFIG, "--model", "models:/cdnow@champion", "--as-of", AS_OF,
+        "--output", store.cwd / "scores" / "13W.parquet", "--set", "churn.horizon=13W",
+        "--set", "clv.discount_rate=0.1", "--quiet", cwd=store.cwd,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert one_line(result.stderr) == (
+        "warning: models:/cdnow@champion keeps the settings it was trained with: the config's "
+        "churn.horizon, clv.discount_rate differ from them and do not apply here; train again "
+        "to use them"
+    )
 
 
 def test_alias_version_and_run_uris_give_identical_scores(scores: dict[str, Path]) -> None:
