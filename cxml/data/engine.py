@@ -260,7 +260,8 @@ def source_format(path: str) -> str | None:
 
 def prepared_pandas(frame: pd.DataFrame, table: str) -> pd.DataFrame:
     """A DataFrame ready for an engine: named index as a column, unique text column names,
-    and object columns the engine would misread (e.g. mixed time zones) as text."""
+    and object columns the engine would misread converted: Python dates to midnight
+    timestamps, others (e.g. datetimes with mixed zones) to text."""
     if frame.shape[1] == 0:
         raise DataValidationError(
             table, None, "the table is empty", "the DataFrame has no columns; pass at least one row"
@@ -277,15 +278,25 @@ def prepared_pandas(frame: pd.DataFrame, table: str) -> pd.DataFrame:
             f"columns present: {names}; rename or drop the repeated columns",
         )
     frame.columns = names
-    ambiguous = {c: as_text(frame[c]) for c in names if _is_ambiguous(frame[c])}
-    return frame.assign(**ambiguous) if ambiguous else frame
+    objects = {
+        c: pd.api.types.infer_dtype(frame[c], skipna=True)
+        for c in names
+        if frame[c].dtype == object
+    }
+    changed = {
+        c: pd.to_datetime(frame[c]).astype("datetime64[us]")
+        if kind == "date"
+        else as_text(frame[c])
+        for c, kind in objects.items()
+        if kind == "date" or _is_ambiguous(frame[c], kind)
+    }
+    return frame.assign(**changed) if changed else frame
 
 
-def _is_ambiguous(column: pd.Series) -> bool:
-    """An object column the engine cannot type reliably (e.g. datetimes with mixed zones)."""
-    if column.dtype != object:
-        return False
-    return pd.api.types.infer_dtype(column, skipna=True) not in _PLAIN_OBJECTS and not any(
+def _is_ambiguous(column: pd.Series, kind: str) -> bool:
+    """An object column of inferred `kind` that the engine cannot type reliably (e.g.
+    datetimes with mixed zones)."""
+    return kind not in _PLAIN_OBJECTS and not any(
         isinstance(v, list | tuple | dict | set) for v in column.head(1000)
     )
 

@@ -293,6 +293,14 @@ def test_arrow_tables_and_duckdb_relations_are_sources() -> None:
     assert len(Tables(pa.Table.from_pandas(tx())).to_pandas("transactions")) == 3
 
 
+def test_a_column_of_python_dates_is_a_date_column() -> None:
+    """It was read as text: no days_since_<column>, and the trial KPIs refused it."""
+    customers = pd.DataFrame({"customer_id": [101, 102], "paid_start": [dt.date(2023, 1, 2), None]})
+    read = Tables(tx(), customers=customers).to_pandas("customers")
+    assert read["paid_start"].tolist()[0] == pd.Timestamp("2023-01-02")
+    assert pd.isna(read["paid_start"].iloc[1])
+
+
 def test_a_duckdb_connection_outside_utc_is_refused(tmp_path: Path) -> None:
     """DuckDB reads a Parquet glob of naive and zoned files in the session's zone: with New
     York's, the naive 00:00 became 05:00."""
