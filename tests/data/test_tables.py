@@ -295,7 +295,8 @@ def test_arrow_tables_and_duckdb_relations_are_sources() -> None:
 
 def test_a_column_of_python_dates_is_a_date_column() -> None:
     """It was read as text: no days_since_<column>, and the trial KPIs refused it."""
-    customers = pd.DataFrame({"customer_id": [101, 102], "paid_start": [dt.date(2023, 1, 2), None]})
+    dates = [dt.date(2023, 1, 2), None, None]
+    customers = pd.DataFrame({"customer_id": [101, 102, 103], "paid_start": dates})
     read = Tables(tx(), customers=customers).to_pandas("customers")
     assert read["paid_start"].tolist()[0] == pd.Timestamp("2023-01-02")
     assert pd.isna(read["paid_start"].iloc[1])
