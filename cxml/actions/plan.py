@@ -19,7 +19,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from cxml.actions.catalogue import NO_ACTION, Catalogue
-from cxml.actions.solver import Solution, solve
+from cxml.actions.solver import Solution, out_of_reach, solve
 from cxml.actions.value import ActionValues
 from cxml.errors import ParameterError
 
@@ -52,8 +52,9 @@ class ActionPlan:
     totals : dict
         budget, spend, expected_value, the value and cost of treating every customer with
         their best allowed action ("treat everyone eligible"), the optimum's bound, the gap,
-        the method, the control-group size and the value withheld from it. Treating no one
-        is worth 0.
+        the method, the control-group size and the value withheld from it, and the customers
+        out of reach (some action pays, but each such action costs more than the whole
+        budget or has a capacity of 0). Treating no one is worth 0.
     """
 
     assignments: pd.DataFrame
@@ -90,23 +91,41 @@ class ActionPlan:
             + ("" if t["budget"] is None else f" of budget {t['budget']:,.0f}{unit}")
             + f"; expected value {t['expected_value']:,.0f}{unit} "
             f"(plan solved {t['method']}, within {100 * float(t['gap']):.3g} % of the optimum)",
-            f"treat everyone eligible: value {t['treat_all_value']:,.0f}{unit} at cost "
-            f"{t['treat_all_cost']:,.0f}{unit}; treat no one: 0{unit}",
         ]
+        if t.get("out_of_reach_customers"):  # absent from plans stored by older versions
+            lines.append(
+                f"out of reach: {t['out_of_reach_customers']:,} customers whose paying actions "
+                "all cost more than the budget or have a capacity of 0"
+            )
+        lines.append(
+            f"treat everyone eligible: value {t['treat_all_value']:,.0f}{unit} at cost "
+            f"{t['treat_all_cost']:,.0f}{unit}; treat no one: 0{unit}"
+        )
         return "\n".join(lines)
 
 
 def control_group(customer_ids: pd.Index | np.ndarray, share: float, seed: int) -> np.ndarray:
-    """True for the customers drawn into the control group: a seeded hash of each id < share."""
+    """True for the customers drawn into the control group: a seeded hash of each id < share.
+
+    The hash is of the id's text, an integer's being its decimal text: the integer 42 and
+    the text "42" are the same customer (CSV and Parquet ids), the text "042" is another.
+    """
     if share <= 0:
         return np.zeros(len(customer_ids), dtype=bool)
-    ids = np.asarray(customer_ids)
-    if ids.dtype.kind not in "iu":
-        ids = ids.astype(str).astype(object)
-    # Hash the id, mix in the seed, hash again: integer hashing ignores pandas' hash_key.
+    # Hash the text, mix in the seed, hash again: integer hashing ignores pandas' hash_key.
     salt = pd.util.hash_array(np.array([seed], dtype=np.int64))[0]
-    hashed = pd.util.hash_array(pd.util.hash_array(ids) ^ salt)
+    texts = pd.util.hash_array(_id_texts(customer_ids), categorize=False)
+    hashed = pd.util.hash_array(texts ^ salt)
     return (hashed / np.float64(2**64)) < share
+
+
+def _id_texts(customer_ids: pd.Index | np.ndarray) -> np.ndarray:
+    """The ids as an object array of text; integers as their decimal text (Arrow's cast,
+    about 3x faster than numpy's)."""
+    ids = np.asarray(customer_ids)
+    if ids.dtype.kind in "iu":
+        return pa.array(ids).cast(pa.string()).to_numpy(zero_copy_only=False)
+    return ids.astype(str).astype(object)
 
 
 def plan_actions(
@@ -133,6 +152,7 @@ def plan_actions(
     chosen = solution.choice
     rows = np.arange(len(chosen))
     planned_value = np.where(chosen >= 0, values.values[rows, np.maximum(chosen, 0)], 0.0)
+    stuck = _out_of_reach(values, budget)
     drawn = control_group(customer_ids, catalogue.control_share, catalogue.seed)
     control = drawn & (chosen >= 0)  # the actions withheld
     runner, runner_value = _runner_up(values, chosen)
@@ -148,13 +168,13 @@ def plan_actions(
             "assignment_probability": np.where(
                 chosen < 0, 1.0, np.where(control, share, 1.0 - share)
             ),
-            "reason": _reasons(values, chosen, planned_value, control, context, catalogue),
+            "reason": _reasons(values, chosen, planned_value, control, stuck, context, catalogue),
         }
     )
     return ActionPlan(
         assignments,
         _summary(assignments, values, chosen, control),
-        _totals(values, solution, chosen, drawn, planned_value, catalogue),
+        _totals(values, solution, chosen, drawn, planned_value, stuck, catalogue),
     )
 
 
@@ -178,6 +198,18 @@ def _join(*parts: pa.Array | str) -> pa.Array:
     return pc.binary_join_element_wise(*parts, "")
 
 
+def _out_of_reach(values: ActionValues, budget: float) -> np.ndarray:
+    """Per customer, why no plan can give them an action that pays (0: some plan can, or
+    none pays): 1 each costs more than the budget, 2 each has a capacity of 0, 3 either."""
+    over_budget, no_capacity = out_of_reach(values.costs, values.capacities, budget)
+    if not (over_budget | no_capacity).any():
+        return np.zeros(len(values.values), dtype=np.int64)
+    paying = values.candidates > 0
+    stuck = paying.any(axis=1) & ~(paying & ~(over_budget | no_capacity)).any(axis=1)
+    why = (paying & over_budget).any(axis=1) + 2 * (paying & no_capacity).any(axis=1)
+    return np.where(stuck, why, 0)
+
+
 def _runner_up(values: ActionValues, chosen: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """The best allowed alternative to each decision (no_action counts, at value 0);
     none (a missing label, NaN) when nothing else is allowed."""
@@ -197,6 +229,7 @@ def _reasons(
     chosen: np.ndarray,
     planned_value: np.ndarray,
     control: np.ndarray,
+    stuck: np.ndarray,
     context: pd.DataFrame | None,
     catalogue: Catalogue,
 ) -> pd.arrays.ArrowStringArray:
@@ -208,6 +241,15 @@ def _reasons(
     n = len(chosen)
     names = pa.array(values.names, pa.string())
     best, best_value = values.best
+    budget = f"the budget of {_amount(catalogue.budget, unit)}"
+    why = pa.array(
+        [
+            f"costs more than {budget}",
+            "has a capacity of 0",
+            f"costs more than {budget} or has a capacity of 0",
+        ],
+        pa.string(),
+    )
     cases = [
         (
             (chosen >= 0) & ~control,
@@ -244,7 +286,19 @@ def _reasons(
             ),
         ),
         (
-            (chosen < 0) & (best_value > 0),
+            stuck > 0,
+            lambda r: (
+                " -> no_action: every action that pays ",
+                why.take(stuck[r] - 1),
+                " (best ",
+                names.take(best[r]),
+                " ",
+                _money(best_value[r], unit),
+                ")",
+            ),
+        ),
+        (
+            (chosen < 0) & (best_value > 0) & (stuck == 0),
             lambda r: (
                 " -> no_action: budget or capacity went to higher-value customers (best ",
                 names.take(best[r]),
@@ -273,6 +327,12 @@ def _reasons(
 
 def _money(values: np.ndarray, unit: str) -> pa.Array:
     return _texts(values, "{:+,.0f}" + unit, 0)
+
+
+def _amount(value: float | None, unit: str) -> str:
+    """A budget as text: whole amounts without decimals."""
+    number = float("inf") if value is None else float(value)
+    return f"{number:,.0f}{unit}" if number.is_integer() else f"{number:,.2f}{unit}"
 
 
 def _summary(
@@ -305,6 +365,7 @@ def _totals(
     chosen: np.ndarray,
     drawn: np.ndarray,
     planned_value: np.ndarray,
+    stuck: np.ndarray,
     catalogue: Catalogue,
 ) -> dict[str, float | str | None]:
     control = drawn & (chosen >= 0)
@@ -323,6 +384,7 @@ def _totals(
         "control_customers": int(drawn.sum()),
         "withheld_customers": int(control.sum()),
         "withheld_value": float(planned_value[control].sum()),
+        "out_of_reach_customers": int((stuck > 0).sum()),
         "treat_all_value": float(values.values[everyone, best[everyone]].sum()),
         "treat_all_cost": float(values.costs[best[everyone]].sum()),
         "treat_none_value": 0.0,

@@ -61,6 +61,9 @@ class Solution:
         An upper bound on the optimum (equal to `value` when solved exactly).
     method : str
         ``"exact"``, ``"lagrangian"`` or ``"unconstrained"`` (no budget or capacity binds).
+        When the budget or capacities only rule some actions out entirely (`out_of_reach`)
+        and each customer's best remaining action fits, that plan is the optimum:
+        ``"exact"``, with nothing given at all when no action is left.
     """
 
     choice: np.ndarray
@@ -123,16 +126,29 @@ def solve(
     if method not in ("auto", "exact", "lagrangian"):
         raise ParameterError(f"method must be 'auto', 'exact' or 'lagrangian', got {method!r}")
     caps = np.floor(caps)
-    candidate = np.isfinite(values) & (values > 0) & (costs <= budget)[None, :] & (caps >= 1)
+    paying = np.isfinite(values) & (values > 0)
+    over_budget, no_capacity = out_of_reach(costs, caps, budget)
+    candidate = paying & ~(over_budget | no_capacity)[None, :]
     reduced = np.where(candidate, values, -np.inf)
     free = _best(reduced)
     if _fits(free, costs, caps, budget):
+        # Each customer's best action within reach is the optimum; the budget or a capacity
+        # binds when it ruled out someone's best action (all of them when nothing is left).
+        binds = not np.array_equal(free, _best(np.where(paying, values, -np.inf)))
         total = _total(values, free)
-        return Solution(free, total, total, "unconstrained")
+        return Solution(free, total, total, "exact" if binds else "unconstrained")
     pairs = int(candidate.sum())
     if method == "exact" or (method == "auto" and pairs <= EXACT_LIMIT):
         return _exact(values, candidate, costs, caps, budget, time_limit, mip_gap)
     return _lagrangian(reduced, costs, caps, budget)
+
+
+def out_of_reach(
+    costs: np.ndarray, capacities: np.ndarray, budget: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """Per action, whether no plan can give it: it costs more than the whole budget; its
+    capacity is below one customer."""
+    return np.asarray(costs) > budget, np.floor(capacities) < 1
 
 
 def _best(reduced: np.ndarray) -> np.ndarray:

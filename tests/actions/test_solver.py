@@ -167,3 +167,28 @@ def test_lagrangian_fill_pass_spends_leftover_budget(monkeypatch: pytest.MonkeyP
 def test_bad_arguments_are_named(kwargs, message) -> None:
     with pytest.raises(ParameterError, match=message):
         solve(**kwargs)
+
+
+@pytest.mark.parametrize("method", ["auto", "exact", "lagrangian"])
+@pytest.mark.parametrize(
+    ("budget", "caps"), [(0.0, [np.inf, np.inf]), (np.inf, [0, 0]), (1.0, [0, np.inf])]
+)
+def test_actions_out_of_reach_bind_the_plan(method, budget, caps) -> None:
+    """Every paying action costs more than the budget or has a capacity of 0: nothing can be
+    given, which is the proven optimum ("exact"), not an unconstrained plan."""
+    values = np.array([[5.0, 8.0], [3.0, -1.0]])
+    solution = solve(
+        values, np.array([2.0, 2.0]), capacities=np.array(caps), budget=budget, method=method
+    )
+    assert solution.choice.tolist() == [-1, -1]
+    assert (solution.value, solution.bound, solution.method) == (0.0, 0.0, "exact")
+
+
+@pytest.mark.parametrize("method", ["auto", "exact", "lagrangian"])
+def test_the_best_action_within_reach_is_exact_when_the_best_one_is_not(method) -> None:
+    """The budget of 5 rules out the action of cost 10: each customer's best remaining action
+    fits, so that is the optimum, but the budget binds."""
+    values = np.array([[5.0, 9.0], [4.0, 9.0]])
+    solution = solve(values, np.array([1.0, 10.0]), budget=5, method=method)
+    assert solution.choice.tolist() == [0, 0]
+    assert (solution.value, solution.bound, solution.method) == (9.0, 9.0, "exact")
