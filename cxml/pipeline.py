@@ -34,7 +34,13 @@ from cxml.data import Tables
 from cxml.dates import shown
 from cxml.errors import DataValidationError, ModelFitError, ParameterError, SnapshotError
 from cxml.evaluation.holdout import BTYDCheck, Evaluation, evaluate
-from cxml.features import FeatureSpec, build_labels, build_snapshot, build_training_frame
+from cxml.features import (
+    FeatureSpec,
+    build_labels,
+    build_snapshot,
+    build_training_frame,
+    parse_horizon,
+)
 from cxml.features.snapshot import nobody_seen, snapshot_columns
 from cxml.features.sources import churned_by
 from cxml.features.spec import LABELS, Horizon, as_cutoff, window_end
@@ -267,7 +273,7 @@ class Pipeline:
         unit = spec.time_unit
         btyd = clone(self.btyd_model or BTYDModel()).set_params(time_unit=unit)
         clv = clone(self.clv_model or CLVModel()).set_params(
-            horizon=self._clv_horizon(),
+            horizon=_length(self._clv_horizon()),
             time_unit=unit,
             discount_rate=self.discount_rate,
             btyd_model=btyd.model,
@@ -357,7 +363,7 @@ class Pipeline:
                     actions=list(catalogue.learned),
                 )
                 self.uplift_report_ = self.uplift_.report_
-        scores = self._scores(snapshot[self.feature_columns_])
+        scores = self._scores(snapshot[self.feature_columns_], snapshot["cutoff"].iloc[0])
         self.plan_ = self._plan(self._planning_frame(snapshot, scores))
 
     def _rule_kinds(self, frame: pd.DataFrame) -> dict[str, Kind]:
@@ -437,6 +443,7 @@ class Pipeline:
         X = self._features(frame)
         clv_horizon = self._clv_horizon()
         last = last_period_value(tables, holdout, clv_horizon).reindex(frame.index)
+        churn_length, clv_length = _length(self.horizon, holdout), _length(clv_horizon, holdout)
         if clv is None:
             clv = self.clv_model_.predict(X)
         at_risk = frame["churned"].notna().to_numpy()  # event churn: not churned already
@@ -446,11 +453,11 @@ class Pipeline:
             "churn_model": self.churn_model_.predict_proba(at)[:, 1],
             RECENCY: self.recency_model_.predict_proba(at)[:, 1],
             # Customers without purchases have no BTYD history: count them as churned.
-            BTYD_CHURN: btyd.predict_no_purchase(at, self.horizon).fillna(1.0).to_numpy(),
+            BTYD_CHURN: btyd.predict_no_purchase(at, churn_length).fillna(1.0).to_numpy(),
         }
         clv_predictions = {
             f"clv_{self.clv_model_.kind}": clv,
-            BTYD_CLV: btyd.predict_clv(X, clv_horizon, discount_rate=self.discount_rate)
+            BTYD_CLV: btyd.predict_clv(X, clv_length, discount_rate=self.discount_rate)
             .fillna(0.0)
             .to_numpy(),
             LAST_PERIOD: last.fillna(0.0).to_numpy(),
@@ -459,7 +466,7 @@ class Pipeline:
         check = BTYDCheck(
             X["frequency"].to_numpy()[buyers],
             frame["future_transactions"].to_numpy()[buyers],
-            btyd.predict_purchases(X, self.horizon).to_numpy()[buyers],
+            btyd.predict_purchases(X, churn_length).to_numpy()[buyers],
         )
         return evaluate(
             churned=frame["churned"][at_risk].to_numpy(dtype=float),
@@ -521,7 +528,8 @@ class Pipeline:
         customers together (``plan=False``: a batch of a larger base, planned afterwards
         with `with_plan`).
         """
-        scores = self._scores(self._features(snapshot))
+        at = snapshot["cutoff"].iloc[0] if "cutoff" in snapshot and len(snapshot) else None
+        scores = self._scores(self._features(snapshot), at)
         if self.actions is None or not plan:
             return scores
         return self.with_plan(snapshot, scores)
@@ -552,8 +560,9 @@ class Pipeline:
                 "on tables with more columns or event types"
             )
 
-    def _scores(self, X: pd.DataFrame) -> pd.DataFrame:
-        """The SCORE_COLUMNS for feature rows X."""
+    def _scores(self, X: pd.DataFrame, at: Any = None) -> pd.DataFrame:
+        """The SCORE_COLUMNS for feature rows X at cut-off `at` (None: unknown, the CLV
+        horizon's nominal length counts)."""
         churn, names, strengths = self.churn_model_.predict_with_drivers(X, N_DRIVERS)
         clv = self.clv_model_.predict(X)
         interval = self.clv_model_.interval(clv)
@@ -563,7 +572,7 @@ class Pipeline:
                 "churn_probability": churn,
                 "p_alive": self.btyd_.predict_alive(X).to_numpy(),
                 "expected_purchases": self.btyd_.predict_purchases(
-                    X, self._clv_horizon()
+                    X, _length(self._clv_horizon(), at)
                 ).to_numpy(),
                 "clv": clv,
                 "clv_lower": interval[:, 0],
@@ -664,6 +673,15 @@ def _fixed_settings(config: ProjectConfig) -> dict[str, Any]:
         "discount_rate": config.clv.discount_rate,
         "actions": config.actions,
     }
+
+
+def _length(horizon: Horizon, at: Any = None) -> pd.Timedelta | pd.DateOffset:
+    """A horizon as the BTYD models take it: the exact length of its window from cut-off
+    `at` (calendar months differ), else its nominal length; a bare number is days, as in
+    the labels (a BTYD model would read it in its own time unit)."""
+    if at is None:
+        return parse_horizon(horizon)
+    return pd.Timedelta(window_end(at, horizon) - as_cutoff(at))
 
 
 def _check_outcomes(churned: pd.Series, holdout: Any) -> None:

@@ -312,3 +312,52 @@ def test_a_pipeline_names_the_config_settings_that_differ_from_its_own() -> None
     assert pipeline.settings_unlike(changed) == expected
     event = load_config(path, ["churn.definition=event", "churn.event_type=cancellation"])
     assert pipeline.settings_unlike(event) == ["churn.definition/event_type"]
+
+
+def _small_pipeline(horizon, unit: str, holdout: str) -> Pipeline:
+    from cxml.features import FeatureSpec
+    from cxml.models import ChurnModel, CLVModel
+
+    return Pipeline(
+        ["2023-01-01", "2023-04-01", "2023-07-01"],
+        horizon,
+        holdout=holdout,
+        features=FeatureSpec(time_unit=unit, windows=(30, 90)),
+        churn_model=ChurnModel(n_estimators=50, n_jobs=1),
+        clv_model=CLVModel(n_estimators=50, n_jobs=1),
+    )
+
+
+def test_a_bare_number_horizon_is_days_for_the_btyd_parts_whatever_the_time_unit() -> None:
+    """With weekly BTYD columns, horizon=90 predicted over 90 weeks (labels: 90 days)."""
+    from cxml.datasets import make_synthetic
+
+    tables, _ = make_synthetic(1500, seed=7)
+    figures = []
+    for horizon, unit in ((90, "W"), ("90D", "D")):
+        pipeline = _small_pipeline(horizon, unit, "2023-10-01").fit(tables)
+        evaluation = pipeline.evaluation_
+        scores = pipeline.score(tables, "2024-01-01")
+        figures.append(
+            [
+                evaluation.metric("btyd_clv", "sum_pred"),
+                evaluation.metric("btyd_p_no_purchase", "log_loss"),
+                scores["expected_purchases"].mean(),
+            ]
+        )
+    np.testing.assert_allclose(figures[0], figures[1], rtol=1e-9)
+
+
+def test_btyd_baselines_predict_over_the_label_windows_exact_calendar_length() -> None:
+    """'1M' from 1998-02-01 is 28 days of labels; BTYD predicted over 30.44 days."""
+    from cxml.features import FeatureSpec, build_training_frame
+
+    tables = load_cdnow(sample=True)
+    pipeline = _small_pipeline("1M", "W", "1998-02-01")
+    pipeline.cutoffs = ["1997-10-01", "1997-11-01"]
+    pipeline.fit(tables)
+    holdout = build_training_frame(tables, ["1998-02-01"], "1M", FeatureSpec(time_unit="W"))
+    clv = pipeline.btyd_.predict_clv(holdout, pd.Timedelta(days=28)).fillna(0.0).sum()
+    assert pipeline.evaluation_.metric("btyd_clv", "sum_pred") == pytest.approx(clv, rel=1e-12)
+    months = pipeline.btyd_.predict_clv(holdout, "1M").fillna(0.0).sum()
+    assert abs(months / clv - 1) > 0.05  # the nominal month would be 30.44 days
