@@ -11,16 +11,18 @@ import pandas as pd
 
 from cxml.actions.catalogue import contact_column
 from cxml.data import Tables
-from cxml.data.engine import collect
+from cxml.data.engine import collect, read_source, to_lazy
 from cxml.errors import SnapshotError
 from cxml.features import FeatureSpec, build_training_frame
-from cxml.features.sources import events, to_days
-from cxml.features.spec import Horizon, as_cutoff, window_end
+from cxml.features.sources import churned_by, days_since_epoch, events, orders_of, to_days
+from cxml.features.spec import LABELS, Horizon, as_cutoff, parse_horizon
 
 #: At most this many distinct snapshot dates for a campaign history; beyond it contact days
 #: are floored to weeks, then months (an earlier snapshot never sees post-contact events).
 MAX_CONTACT_CUTOFFS = 24
 CAMPAIGN_EVENT = "campaign_contact"
+#: A contact is one customer in one campaign.
+CONTACT_KEYS = ("campaign_id", "customer_id")
 
 
 def days_since_contact(
@@ -97,6 +99,82 @@ def contact_cutoffs(timestamps: pd.Series) -> pd.Series:
     return cutoffs
 
 
+def outcome_ends(timestamps: pd.Series, horizon: Horizon) -> pd.Series:
+    """Exclusive end of each contact's outcome window [contact, contact + horizon)."""
+    return timestamps + parse_horizon(horizon)
+
+
+def _purchases(tables: Tables) -> nw.LazyFrame:
+    """Purchase lines (not returns) with the columns an outcome needs."""
+    names = tables.transactions.collect_schema().names()
+    kept = ["customer_id", "timestamp", "amount", *(["order_id"] if "order_id" in names else [])]
+    return tables.transactions.filter(~nw.col("is_return")).select(kept)
+
+
+def _churned_before_contact(churn_events: nw.LazyFrame, purchases: nw.LazyFrame) -> nw.LazyFrame:
+    """The contacts whose customer had churned by the churn event before the contact
+    (`churned_by` at the contact's ``_start``, as `churned_before` at a cut-off), with
+    ``_gone`` true. Both frames are contacts joined to the customer's events or purchases."""
+    keys = list(CONTACT_KEYS)
+    before = nw.col("timestamp") < nw.col("_start")
+    last_event = (
+        churn_events.filter(before)
+        .group_by(*keys)
+        .agg(days_since_epoch("timestamp").max().alias("_event_t"))
+    )
+    lines = purchases.filter(before).with_columns(t=days_since_epoch("timestamp"))
+    last_purchase = orders_of(lines, keys, "t").group_by(*keys).agg(nw.col("t").max())
+    return (
+        last_event.join(last_purchase, on=keys, how="left")
+        .filter(churned_by(nw.col("_event_t"), nw.col("t")))
+        .select(*keys, nw.lit(True).alias("_gone"))
+    )
+
+
+def contact_outcomes(
+    tables: Tables, contacts: pd.DataFrame, churn_event: str | None = None
+) -> pd.DataFrame:
+    """The labels of each contact over its own window [``timestamp``, ``end``), computed by
+    the engine: campaign_id, customer_id and the label columns as `with_labels` defines them
+    at a cut-off (``churned`` missing for a customer who had churned by `churn_event`
+    before the contact)."""
+    keys = list(CONTACT_KEYS)
+    windows = contacts[[*keys, "timestamp", "end"]].rename(
+        columns={"timestamp": "_start", "end": "_end"}
+    )
+    lazy = to_lazy(read_source(windows, "contacts", tables.connection))
+    purchases = lazy.join(_purchases(tables), on="customer_id")
+    during = (nw.col("timestamp") >= nw.col("_start")) & (nw.col("timestamp") < nw.col("_end"))
+    outcome = (
+        purchases.filter(during)
+        .with_columns(day=days_since_epoch("timestamp").floor())
+        .group_by(*keys)
+        .agg(
+            nw.col("day").n_unique().alias("future_transactions"),
+            nw.col("amount").sum().alias("future_value"),
+        )
+    )
+    frame = lazy.select(*keys).join(outcome, on=keys, how="left")
+    frame = frame.with_columns(nw.col("future_transactions", "future_value").fill_null(0))
+    churned = nw.col("future_transactions") == 0
+    if churn_event is not None:
+        if tables.interactions is None:
+            raise SnapshotError(f"churn_event={churn_event!r} needs an interactions table")
+        churn_events = lazy.join(
+            tables.interactions.filter(nw.col("event_type") == churn_event).select(
+                "customer_id", "timestamp"
+            ),
+            on="customer_id",
+        )
+        cancelled = churn_events.filter(during).select(*keys).unique()
+        gone = _churned_before_contact(churn_events, purchases)
+        frame = frame.join(
+            cancelled.with_columns(_cancelled=nw.lit(True)), on=keys, how="left"
+        ).join(gone, on=keys, how="left")
+        churned = nw.when(nw.col("_gone").is_null()).then(nw.col("_cancelled").fill_null(False))
+    return collect(frame.select(*keys, churned.alias(LABELS[0]), *LABELS[1:]))
+
+
 def campaign_history(
     tables: Tables,
     campaigns: Collection[str],
@@ -107,24 +185,30 @@ def campaign_history(
 ) -> pd.DataFrame:
     """One row per randomised contact whose outcome window lies in the data.
 
-    The features are the snapshot at the contact's cut-off (`contact_cutoffs`), the outcome
-    is ``retained`` = 1 - churned over `horizon` after it (the pipeline's churn definition),
-    with ``campaign_id`` and ``treatment``; contacts of customers who had churned already
-    (event churn) are left out. Indexed by customer_id.
+    The features are the snapshot at the contact's cut-off (`contact_cutoffs`, never after
+    the contact), the outcome is ``retained`` = 1 - churned over [contact, contact +
+    `horizon`) (the pipeline's churn definition; see `contact_outcomes`), with
+    ``campaign_id`` and ``treatment``; contacts of customers who had churned already (event
+    churn) are left out. Indexed by customer_id.
     """
     contacts = campaign_contacts(tables, campaigns)
     if contacts.empty:
         return contacts.assign(cutoff=pd.Series(dtype="datetime64[us]"), retained=np.nan)
-    contacts["cutoff"] = contact_cutoffs(contacts["timestamp"])
-    complete = contacts["cutoff"].map(lambda c: window_end(c, horizon) <= tables.observed_until)
-    contacts = contacts[complete.to_numpy(dtype=bool)]
+    contacts["end"] = outcome_ends(contacts["timestamp"], horizon)
+    contacts = contacts[(contacts["end"] <= tables.observed_until).to_numpy(dtype=bool)]
     if contacts.empty:
-        return contacts.assign(retained=np.nan)
-    frame = build_training_frame(
-        tables, sorted(contacts["cutoff"].unique()), horizon, spec, churn_event=churn_event
-    ).reset_index()
-    frame["cutoff"] = frame["cutoff"].astype(contacts["cutoff"].dtype)
-    history = contacts.drop(columns="timestamp").merge(frame, on=["customer_id", "cutoff"])
+        return contacts.drop(columns="end").assign(
+            cutoff=pd.Series(dtype="datetime64[us]"), retained=np.nan
+        )
+    contacts["cutoff"] = contact_cutoffs(contacts["timestamp"])
+    features = build_training_frame(tables, sorted(contacts["cutoff"].unique()), horizon, spec)
+    features = features.drop(columns=list(LABELS)).reset_index()
+    features["cutoff"] = features["cutoff"].astype(contacts["cutoff"].dtype)
+    history = (
+        contacts[["customer_id", "campaign_id", "treatment", "cutoff"]]
+        .merge(features, on=["customer_id", "cutoff"])
+        .merge(contact_outcomes(tables, contacts, churn_event), on=list(CONTACT_KEYS))
+    )
     history = history[history["churned"].notna().to_numpy()].copy()  # not churned already
     history["retained"] = 1.0 - history["churned"].astype(float)
     history["treatment"] = history["treatment"].astype(bool)

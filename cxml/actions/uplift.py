@@ -26,6 +26,7 @@ from sklearn.base import BaseEstimator
 from sklearn.model_selection import StratifiedKFold
 from sklearn.utils.validation import check_is_fitted
 
+from cxml.data.flags import as_flags
 from cxml.errors import ParameterError
 from cxml.models.tabular import feature_frame
 
@@ -98,16 +99,17 @@ class UpliftModel(BaseEstimator):
         """Fit one learner per action on its contacts.
 
         `action` names each row's action, `treatment` is True for treated and False for
-        control rows, `outcome` is 1 when the customer was retained. `actions` lists the
-        actions to report on (default: those in `action`), so actions without any history
-        appear in the report too.
+        control rows, `outcome` is 1 when the customer was retained (both booleans or 1/0;
+        text or a missing value is a ParameterError). `actions` lists the actions to report
+        on (default: those in `action`), so actions without any history appear in the
+        report too.
         """
         if self.learner not in ("x", "t"):
             raise ParameterError(f"learner must be 'x' or 't', got {self.learner!r}")
         frame, _ = feature_frame(self, X, reset=True, time_column="cutoff")
         action = np.asarray(action, dtype=object)
-        treated = np.asarray(treatment, dtype=bool)
-        y = np.asarray(outcome, dtype=float)
+        treated = _flag_array(treatment, "treatment")
+        y = _flag_array(outcome, "outcome").astype(float)
         if not (len(action) == len(treated) == len(y) == len(frame)):
             raise ParameterError("X, action, treatment and outcome need the same number of rows")
         names = list(dict.fromkeys(action)) if actions is None else list(actions)
@@ -188,6 +190,25 @@ class UpliftModel(BaseEstimator):
         for train, test in folds.split(X, strata):
             out[test] = self._effect(self._fit_one(X.iloc[train], t[train], y[train]), X.iloc[test])
         return out
+
+
+def _flag_array(values: Any, name: str) -> np.ndarray:
+    """`values` (booleans or 1/0, as `as_flags` reads them) as a boolean array;
+    ParameterError naming how many values are not flags, or are missing, and one of them."""
+    series = pd.Series(values).reset_index(drop=True)
+    parsed, bad = as_flags(series)
+    if not bad.empty:
+        raise ParameterError(
+            f"{name} must hold true/false or 1/0; {len(bad)} of {len(series)} values do not, "
+            f"e.g. {bad.astype(object).iloc[0]!r} (row {bad.index[0]})"
+        )
+    missing = parsed.isna().to_numpy()
+    if missing.any():
+        raise ParameterError(
+            f"{name} must hold true/false or 1/0; {int(missing.sum())} of {len(series)} values "
+            f"are missing, e.g. row {int(np.flatnonzero(missing)[0])}"
+        )
+    return parsed.to_numpy(dtype=bool)
 
 
 def _retained(model: lgb.LGBMClassifier, X: pd.DataFrame) -> np.ndarray:
