@@ -95,6 +95,26 @@ def _top_order(score: np.ndarray) -> np.ndarray:
     return np.argsort(-score, kind="stable")
 
 
+def _tie_knots(values: np.ndarray, score: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Customers taken (0 and the end of each run of tied scores, by descending score) and
+    the sum of `values` over them: the knots of a gains or Lorenz curve."""
+    order = _top_order(score)
+    ranked = score[order]
+    ends = np.flatnonzero(np.r_[ranked[1:] != ranked[:-1], True]) + 1
+    return np.r_[0, ends], np.r_[0.0, np.cumsum(values[order])[ends - 1]]
+
+
+def _expected_caught(y: np.ndarray, score: np.ndarray, taken: ArrayLike) -> np.ndarray:
+    """Expected churners among the top `taken` customers by score, tied scores in random order.
+
+    Everyone scored above the cut is taken; of the customers tied at the cut, the share
+    still needed is taken, and it catches that share of their churners on average. This is
+    the straight line between the knots of :func:`_tie_knots`.
+    """
+    knots, caught = _tie_knots(y, score)
+    return np.interp(taken, knots, caught)
+
+
 def calibration_table(
     y_true: ArrayLike,
     p_pred: ArrayLike,
@@ -167,10 +187,13 @@ def lift_and_capture(
 ) -> tuple[float, float]:
     """Lift and capture rate among the top `fraction` of customers by `score`.
 
-    Customers are ranked by descending score with a stable sort (ties keep their input
-    order) and the first ``ceil(fraction * n)`` are taken. Lift is their churn rate over
-    the overall churn rate; capture is their share of all churners. Both are NaN when
-    nobody churned.
+    The top ``k = ceil(fraction * n)`` customers by descending score are taken. When tied
+    scores straddle the cut, the result is the average over every order of the ties (as
+    for :func:`cxml.evaluation.clv.normalized_gini`): all customers scored above the cut
+    count, plus the needed share of the tied ones times their churn rate. So row order
+    never matters and a constant score gets lift 1. Lift is the churn rate of the targeted
+    customers over the overall churn rate; capture is their share of all churners. Both are
+    NaN when nobody churned.
     """
     y = _labels(y_true)
     s = _vector(score, "score")
@@ -182,21 +205,22 @@ def lift_and_capture(
         return math.nan, math.nan
     # Round before ceil so fraction * n = 10.000000000000002 still means 10 customers.
     k = math.ceil(round(fraction * n, 9))
-    caught = y[_top_order(s)[:k]].sum()
+    caught = float(_expected_caught(y, s, k))
     return float((caught / k) / (positives / n)), float(caught / positives)
 
 
 def gains_curve(y_true: ArrayLike, score: ArrayLike) -> tuple[np.ndarray, np.ndarray]:
     """Cumulative gains: share of customers targeted against share of churners caught.
 
-    Customers are taken in descending score order (stable for ties). Both returned arrays
-    start at 0 and end at 1, with ``n + 1`` points; the churner share is NaN throughout
-    when nobody churned.
+    Customers are taken in descending score order; customers with tied scores form one
+    straight segment, the average over every order of the ties (see
+    :func:`lift_and_capture`). Both returned arrays start at 0 and end at 1, with ``n + 1``
+    points; the churner share is NaN throughout when nobody churned.
     """
     y = _labels(y_true)
     s = _vector(score, "score")
     n = _same_length(y_true=y, score=s)
-    caught = np.concatenate([[0.0], np.cumsum(y[_top_order(s)])])
+    caught = _expected_caught(y, s, np.arange(n + 1))
     targeted = np.arange(n + 1) / n
     total = y.sum()
     captured = caught / total if total > 0 else np.full(n + 1, np.nan)

@@ -73,8 +73,9 @@ def reliability_curve(
 def cumulative_gains(y_true: ArrayLike, scores: Mapping[str, ArrayLike]) -> Figure:
     """Share of churners caught against share of customers targeted, one line per model.
 
-    Customers are taken by descending score (ties in input order). The dashed diagonal is
-    random targeting, the dotted line a perfect ranking.
+    Curves are those of :func:`cxml.evaluation.churn.gains_curve`: customers are taken by
+    descending score, tied scores as one straight segment (the average over their orders).
+    The dashed diagonal is random targeting, the dotted line a perfect ranking.
     """
     named = _named(scores, "scores")
     fig = Figure(figsize=FIGSIZE)

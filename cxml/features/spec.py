@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import datetime as dt
+import math
 import re
+from numbers import Integral, Real
 from typing import Any, Literal
 
+import numpy as np
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, field_validator
 
@@ -88,20 +91,35 @@ class FeatureSpec(BaseModel):
         )
 
 
-Horizon = int | str | dt.timedelta | pd.DateOffset
+Horizon = int | float | str | dt.timedelta | pd.DateOffset
 MAX_HORIZON_YEARS = 100
 _HORIZON = re.compile(r"^\s*(\d+)\s*([DWMY])\s*$", re.IGNORECASE)
 
 
+def _whole_days(horizon: Any) -> int | None:
+    """A number of days as an int: Python or numpy integers and whole floats (90.0); None
+    for anything else, booleans and fractional days included."""
+    if isinstance(horizon, bool | np.bool_):
+        return None
+    if isinstance(horizon, Integral):
+        return int(horizon)
+    if isinstance(horizon, Real) and math.isfinite(horizon) and float(horizon).is_integer():
+        return int(horizon)
+    return None
+
+
 def parse_horizon(horizon: Horizon) -> pd.DateOffset | pd.Timedelta:
-    """A horizon as days (int), a timedelta, a DateOffset or text: '90D', '26W', '6M', '1Y'.
+    """A horizon as days (an integer, numpy's too, or a whole float such as 90.0), a
+    timedelta, a DateOffset or text: '90D', '26W', '6M', '1Y'.
 
     Months and years are calendar offsets, so '6M' from 1998-01-01 ends at 1998-07-01.
+    Booleans and fractional days are refused.
     """
-    if isinstance(horizon, bool):
-        raise SnapshotError(f"horizon must be days or text like '90D', got {horizon!r}")
-    if isinstance(horizon, int):
-        offset: Any = pd.Timedelta(days=horizon)
+    if (days := _whole_days(horizon)) is not None:
+        try:
+            offset: Any = pd.Timedelta(days=days)
+        except (OverflowError, ValueError):  # beyond pandas' ~292 years: too long below
+            offset = pd.Timedelta.max
     elif isinstance(horizon, dt.timedelta):
         offset = pd.Timedelta(horizon)
     elif isinstance(horizon, pd.offsets.BaseOffset):
@@ -116,8 +134,8 @@ def parse_horizon(horizon: Horizon) -> pd.DateOffset | pd.Timedelta:
         }[unit]
     else:
         raise SnapshotError(
-            f"horizon must be a positive number of days or text like '90D', '26W', '6M', '1Y'; "
-            f"got {horizon!r}"
+            "horizon must be a positive whole number of days or text like '90D', '26W', '6M', "
+            f"'1Y'; got {horizon!r}"
         )
     start = pd.Timestamp("2000-01-01")
     try:

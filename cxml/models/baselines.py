@@ -22,6 +22,7 @@ from cxml.errors import DataValidationError
 from cxml.features import parse_horizon, sources
 from cxml.features.labels import with_labels
 from cxml.features.spec import Horizon, as_cutoff
+from cxml.models.params import validate_params
 
 
 class RecencyBaseline(ClassifierMixin, BaseEstimator):
@@ -29,12 +30,24 @@ class RecencyBaseline(ClassifierMixin, BaseEstimator):
 
     The score is monotone in recency, so its ranking (ROC AUC, lift) is exactly the rule's;
     the logistic fit on the training labels only makes its probabilities comparable (log
-    loss, Brier, calibration). Customers without purchases count as the longest-lapsed.
+    loss, Brier, calibration). Customers without purchases count as lapsed for
+    ``fill_days_``, the longest lapse in the training rows: they rank at least as lapsed as
+    any buyer seen in training. The fill is learnt at fit, so a row's probability never
+    depends on the other rows it is predicted with; a later buyer lapsed for longer than
+    anyone in training ranks above them.
 
     Parameters
     ----------
     column : str, default="days_since_last_purchase"
         The snapshot column holding days since the last purchase.
+
+    Attributes
+    ----------
+    fill_days_ : float
+        Days since the last purchase assumed for customers without purchases (0 when no
+        training row had a purchase).
+    model_ : sklearn.linear_model.LogisticRegression
+    classes_ : ndarray of shape (2,)
     """
 
     _parameter_constraints: ClassVar[dict[str, list[Any]]] = {"column": [str]}
@@ -42,22 +55,25 @@ class RecencyBaseline(ClassifierMixin, BaseEstimator):
     def __init__(self, column: str = "days_since_last_purchase") -> None:
         self.column = column
 
-    def _log_recency(self, X: pd.DataFrame, fill: float | None = None) -> tuple[np.ndarray, float]:
+    def _days(self, X: pd.DataFrame) -> np.ndarray:
+        """Days since the last purchase per row (NaN: no purchase)."""
         if not isinstance(X, pd.DataFrame) or self.column not in X.columns:
             raise DataValidationError(
                 "X", self.column, "required column is missing", "build it with build_snapshot"
             )
-        days = X[self.column].to_numpy(dtype="float64", na_value=np.nan)
-        longest = float(np.nanmax(days)) if np.isfinite(days).any() else 0.0
-        # Never below anyone in X: later snapshots hold customers lapsed for longer than any
-        # at fit time, and those without purchases must still rank as the longest-lapsed.
-        fill = longest if fill is None else max(fill, longest)
-        return np.log1p(np.where(np.isnan(days), fill, days)).reshape(-1, 1), fill
+        return X[self.column].to_numpy(dtype="float64", na_value=np.nan)
+
+    @staticmethod
+    def _log_recency(days: np.ndarray, fill: float) -> np.ndarray:
+        """The logistic curve's input: log(1 + days), `fill` days for missing ones."""
+        return np.log1p(np.where(np.isnan(days), fill, days)).reshape(-1, 1)
 
     def fit(self, X: pd.DataFrame, y: Any) -> RecencyBaseline:
         """Fit the logistic curve on a training frame and its churn labels."""
-        self._validate_params()
-        features, self.fill_days_ = self._log_recency(X)
+        validate_params(self)
+        days = self._days(X)
+        self.fill_days_ = float(np.nanmax(days)) if np.isfinite(days).any() else 0.0
+        features = self._log_recency(days, self.fill_days_)
         self.model_ = LogisticRegression().fit(features, column_or_1d(np.asarray(y)))
         self.classes_ = self.model_.classes_
         return self
@@ -65,7 +81,7 @@ class RecencyBaseline(ClassifierMixin, BaseEstimator):
     def predict_proba(self, X: pd.DataFrame) -> np.ndarray:
         """Class probabilities, shape (n, 2); column 1 is churn."""
         check_is_fitted(self, "model_")
-        return self.model_.predict_proba(self._log_recency(X, self.fill_days_)[0])
+        return self.model_.predict_proba(self._log_recency(self._days(X), self.fill_days_))
 
     def predict(self, X: pd.DataFrame) -> np.ndarray:
         """The more probable class."""

@@ -34,13 +34,14 @@ import pandas as pd
 import scipy.optimize
 from scipy.special import digamma, expit, gammaln, hyp2f1
 from sklearn.base import BaseEstimator
-from sklearn.utils._param_validation import Interval, InvalidParameterError, StrOptions
+from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 from threadpoolctl import threadpool_limits
 
 from cxml.errors import DataValidationError, ModelFitError, ParameterError, SnapshotError
 from cxml.features import parse_horizon
 from cxml.models import lifetimes_compat as lt
+from cxml.models.params import validate_params
 
 BTYD_COLUMNS = ("frequency", "recency", "T")
 MONETARY_COLUMN = "monetary_value"
@@ -795,10 +796,7 @@ class BTYDModel(BaseEstimator):
         ModelFitError
             The optimizer did not converge or ended at degenerate parameters.
         """
-        try:
-            self._validate_params()
-        except InvalidParameterError as exc:
-            raise ParameterError(str(exc)) from None
+        validate_params(self)
         h = _histories(X, monetary=self.spend is not None)
         if not len(h.x):
             raise DataValidationError(
@@ -814,6 +812,11 @@ class BTYDModel(BaseEstimator):
                 )
         model = _MODELS[self.model]
         n_customers, n_repeaters = len(h.x), int((h.x > 0).sum())
+        if not n_repeaters:
+            raise ModelFitError(
+                f"{model.name} needs customers with repeat purchases (frequency > 0); none of "
+                f"the {n_customers:,} customers has one: use a later cut-off or more customers"
+            )
         try:
             params, log_likelihood = model.fit(h.x, h.tx, h.T, self.penalizer)
             _check_plausible(params, model.param_names)

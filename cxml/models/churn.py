@@ -17,7 +17,9 @@ from sklearn.utils._param_validation import StrOptions
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, column_or_1d
 
+from cxml.errors import ParameterError
 from cxml.models.attribution import scores_and_attributions
+from cxml.models.params import validate_params
 from cxml.models.tabular import (
     LIGHTGBM_CONSTRAINTS,
     early_stopped,
@@ -26,6 +28,39 @@ from cxml.models.tabular import (
 )
 
 Calibration = Literal["auto", "isotonic", "sigmoid", "none"]
+
+
+def _churn_labels(y: Any, n_rows: int) -> tuple[np.ndarray, np.ndarray]:
+    """The two classes of churn labels `y` and each row's class code (0 or 1).
+
+    Raises a ParameterError for missing labels (customers not at risk), for a length other
+    than `n_rows`, and for anything but two classes.
+    """
+    labels = column_or_1d(np.asarray(y), warn=True)
+    if len(labels) != n_rows:
+        raise ParameterError(f"X has {n_rows} rows but y has {len(labels)}")
+    missing = int(pd.isna(labels).sum())
+    if missing:
+        raise ParameterError(
+            f"y has {missing:,} missing churn label(s) out of {len(labels):,}. Customers not "
+            "at risk (churned already, e.g. by a churn_event of build_training_frame) have "
+            "no label: leave them out, e.g. frame[frame['churned'].notna()]."
+        )
+    try:
+        check_classification_targets(labels)
+    except ValueError as exc:
+        raise ParameterError(
+            f"y must hold two classes of churn labels (0/1 or bool): {exc}"
+        ) from None
+    classes, codes = np.unique(labels, return_inverse=True)
+    if len(classes) != 2:
+        shown = ", ".join(repr(c) for c in classes[:5].tolist())
+        raise ParameterError(
+            "Only binary classification is supported. ChurnModel needs both churned and "
+            f"retained customers in y; got {len(classes)} class(es): {shown}"
+            f"{', ...' if len(classes) > 5 else ''}."
+        )
+    return classes, codes
 
 
 class ChurnModel(ClassifierMixin, BaseEstimator):
@@ -78,9 +113,12 @@ class ChurnModel(ClassifierMixin, BaseEstimator):
 
     Examples
     --------
+    Customers who churned already by a churn event have no label: leave them out.
+
     >>> from cxml.models import ChurnModel
-    >>> model = ChurnModel().fit(training_frame[features + ["cutoff"]],
-    ...                          training_frame["churned"])  # doctest: +SKIP
+    >>> at_risk = training_frame["churned"].notna()  # doctest: +SKIP
+    >>> model = ChurnModel().fit(training_frame.loc[at_risk, features + ["cutoff"]],
+    ...                          training_frame.loc[at_risk, "churned"])  # doctest: +SKIP
     >>> model.predict_proba(snapshot[features])[:, 1]  # doctest: +SKIP
     """
 
@@ -127,19 +165,14 @@ class ChurnModel(ClassifierMixin, BaseEstimator):
     # -- fitting --------------------------------------------------------------------------
 
     def fit(self, X: Any, y: Any) -> ChurnModel:
-        """Fit the booster on earlier rows and calibrate it on the validation slice."""
-        self._validate_params()
+        """Fit the booster on earlier rows and calibrate it on the validation slice.
+
+        `y` holds two classes of churn labels, none missing: a ParameterError says how many
+        are missing (customers not at risk, e.g. churned already by a churn event).
+        """
+        validate_params(self)
         frame, time = feature_frame(self, X, reset=True, time_column=self.time_column)
-        y = column_or_1d(np.asarray(y), warn=True)
-        if len(y) != len(frame):
-            raise ValueError(f"X has {len(frame)} rows but y has {len(y)}")
-        check_classification_targets(y)
-        self.classes_, target = np.unique(y, return_inverse=True)
-        if len(self.classes_) != 2:
-            raise ValueError(
-                "Only binary classification is supported. ChurnModel needs both churned and "
-                f"retained customers in y; got {len(self.classes_)} class(es)."
-            )
+        self.classes_, target = _churn_labels(y, len(frame))
         val, self.validation_cutoff_ = validation_mask(len(frame), time, self.validation_fraction)
         train = ~val
         self.booster_ = early_stopped(

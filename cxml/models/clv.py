@@ -18,8 +18,10 @@ from sklearn.base import BaseEstimator, RegressorMixin
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted, column_or_1d
 
-from cxml.errors import ParameterError
+from cxml.dates import shown
+from cxml.errors import DataValidationError, ModelFitError, ParameterError
 from cxml.models.btyd import BTYD_COLUMNS, MONETARY_COLUMN, BTYDModel, Horizon
+from cxml.models.params import validate_params
 from cxml.models.tabular import (
     LIGHTGBM_CONSTRAINTS,
     early_stopped,
@@ -31,8 +33,25 @@ from cxml.models.tabular import (
 Kind = Literal["btyd", "gbm", "hybrid"]
 Objective = Literal["zero_inflated", "tweedie"]
 
-#: Columns the hybrid adds to the snapshot features.
+#: Columns the hybrid adds to the snapshot features (the last two need the spend model).
 BTYD_FEATURES = ("btyd_p_alive", "btyd_expected_purchases", "btyd_expected_spend", "btyd_clv")
+
+
+def _at_cutoff(
+    error: ModelFitError | DataValidationError, cutoff: Any
+) -> ModelFitError | DataValidationError:
+    """The same error, its message naming the cut-off whose BTYD fit failed."""
+    where = "CLVModel's BTYD fit" + ("" if cutoff is None else f" at cut-off {_shown(cutoff)}")
+    if isinstance(error, DataValidationError):
+        return DataValidationError(
+            error.table, error.column, f"{error.rule} ({where})", error.detail
+        )
+    return type(error)(f"{where}: {error}")
+
+
+def _shown(cutoff: Any) -> str:
+    """A cut-off as messages write it: ``2023-10-01`` for dates, as given otherwise."""
+    return shown(cutoff) if isinstance(cutoff, dt.datetime) else str(cutoff)
 
 
 def conformal_quantile(scores: np.ndarray, coverage: float) -> float:
@@ -56,9 +75,10 @@ class CLVModel(RegressorMixin, BaseEstimator):
       latest cut-off of the training frame; labels are used only for the intervals.
     - ``"gbm"``: LightGBM on the snapshot features, early-stopped on the latest cut-off.
     - ``"hybrid"``: ``"gbm"`` with the BTYD outputs P(alive), expected purchases, expected
-      spend and CLV as extra features. A BTYD model is fitted on each training cut-off's
-      own snapshot (no label or later data reaches a training row); predictions use the
-      one fitted on the latest cut-off.
+      spend and CLV as extra features (only the first two with ``spend=None``). A BTYD
+      model is fitted on each training cut-off's own snapshot (no label or later data
+      reaches a training row); predictions use the one fitted on the latest cut-off. A
+      BTYD fit that fails raises its own error with the cut-off named.
 
     The gradient-boosting target is mostly zeros with a long right tail. ``objective``
     chooses how to model it: ``"zero_inflated"`` = P(any purchase) from a classifier times
@@ -82,6 +102,10 @@ class CLVModel(RegressorMixin, BaseEstimator):
         Annual discount rate of the BTYD CLV; it must match the labels'
         (``build_labels(..., discount_rate=...)``).
     btyd_model : {"bgnbd", "pareto", "mbgnbd"}, default="bgnbd"
+    spend : {"gamma_gamma"} or None, default="gamma_gamma"
+        The BTYD spend model. None fits purchases only: the hybrid then gets no expected
+        spend or CLV features (for cut-offs without repeat buyers, where Gamma-Gamma cannot
+        be fitted); ``kind="btyd"`` needs the spend model.
     penalizer : float, default=0.0
         BTYD L2 penalty.
     coverage : float, default=0.8
@@ -119,6 +143,7 @@ class CLVModel(RegressorMixin, BaseEstimator):
         "time_unit": [StrOptions({"D", "W"}), Interval(Real, 0, None, closed="neither")],
         "discount_rate": [Interval(Real, -1, None, closed="neither")],
         "btyd_model": [StrOptions({"bgnbd", "pareto", "mbgnbd"})],
+        "spend": [StrOptions({"gamma_gamma"}), None],
         "penalizer": [Interval(Real, 0, None, closed="left")],
         "coverage": [Interval(Real, 0, 1, closed="neither")],
         "refit": ["boolean"],
@@ -132,6 +157,7 @@ class CLVModel(RegressorMixin, BaseEstimator):
         time_unit: str | float = "D",
         discount_rate: float = 0.0,
         btyd_model: str = "bgnbd",
+        spend: str | None = "gamma_gamma",
         penalizer: float = 0.0,
         coverage: float = 0.8,
         n_estimators: int = 1000,
@@ -153,6 +179,7 @@ class CLVModel(RegressorMixin, BaseEstimator):
         self.time_unit = time_unit
         self.discount_rate = discount_rate
         self.btyd_model = btyd_model
+        self.spend = spend
         self.penalizer = penalizer
         self.coverage = coverage
         self.n_estimators = n_estimators
@@ -168,32 +195,45 @@ class CLVModel(RegressorMixin, BaseEstimator):
         self.random_state = random_state
         self.n_jobs = n_jobs
 
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        """Unpickle, giving models saved before `spend` existed the spend model they used."""
+        super().__setstate__({"spend": "gamma_gamma", **state})
+
     # -- BTYD ----------------------------------------------------------------------------
 
-    def _new_btyd(self) -> BTYDModel:
-        return BTYDModel(self.btyd_model, penalizer=self.penalizer, time_unit=self.time_unit)
+    def _fit_btyd_at(self, X: pd.DataFrame, time: pd.Series | None, rows: np.ndarray) -> BTYDModel:
+        """A BTYD model fitted on `rows` (one cut-off's); a failed fit names the cut-off."""
+        btyd = BTYDModel(
+            self.btyd_model, spend=self.spend, penalizer=self.penalizer, time_unit=self.time_unit
+        )
+        try:
+            return btyd.fit(X[rows])
+        except (ModelFitError, DataValidationError) as error:
+            raise _at_cutoff(error, None if time is None else time[rows].iloc[0]) from error
 
     def _btyd_outputs(self, btyd: BTYDModel, X: pd.DataFrame) -> pd.DataFrame:
-        """P(alive), expected purchases, spend and CLV for the rows of X (NaN: no purchases)."""
-        return pd.DataFrame(
-            {
-                "btyd_p_alive": btyd.predict_alive(X),
-                "btyd_expected_purchases": btyd.predict_purchases(X, self.horizon),
-                "btyd_expected_spend": btyd.predict_spend(X),
-                "btyd_clv": btyd.predict_clv(
-                    X, self.horizon, discount_rate=self.discount_rate, period="1M"
-                ),
-            },
-            index=X.index,
-        )
+        """P(alive), expected purchases and, with a spend model, spend and CLV for the rows
+        of X (NaN: no purchases)."""
+        outputs = {
+            "btyd_p_alive": btyd.predict_alive(X),
+            "btyd_expected_purchases": btyd.predict_purchases(X, self.horizon),
+        }
+        if self.spend is not None:
+            outputs["btyd_expected_spend"] = btyd.predict_spend(X)
+            outputs["btyd_clv"] = btyd.predict_clv(
+                X, self.horizon, discount_rate=self.discount_rate, period="1M"
+            )
+        return pd.DataFrame(outputs, index=X.index)
 
-    def _fit_btyd(self, X: pd.DataFrame, groups: np.ndarray) -> tuple[BTYDModel, pd.DataFrame]:
+    def _fit_btyd(
+        self, X: pd.DataFrame, time: pd.Series | None, groups: np.ndarray
+    ) -> tuple[BTYDModel, pd.DataFrame]:
         """One BTYD model per cut-off group; its outputs per row and the latest model."""
         outputs = []
         for code in np.unique(groups):
-            part = X[groups == code]
-            btyd = self._new_btyd().fit(part)
-            outputs.append(self._btyd_outputs(btyd, part))
+            rows = groups == code
+            btyd = self._fit_btyd_at(X, time, rows)
+            outputs.append(self._btyd_outputs(btyd, X[rows]))
         return btyd, pd.concat(outputs).loc[X.index]
 
     def _check_btyd_columns(self, X: Any) -> pd.DataFrame:
@@ -209,7 +249,12 @@ class CLVModel(RegressorMixin, BaseEstimator):
 
     def fit(self, X: Any, y: Any) -> CLVModel:
         """Fit on a training frame (with a `time_column`) and its future values `y`."""
-        self._validate_params()
+        validate_params(self)
+        if self.kind == "btyd" and self.spend is None:
+            raise ParameterError(
+                "CLVModel(kind='btyd') predicts BTYD's CLV, which needs the spend model: use "
+                "spend='gamma_gamma', or kind='hybrid' or 'gbm'"
+            )
         target = column_or_1d(np.asarray(y, dtype="float64"))
         if not np.all(np.isfinite(target)) or np.any(target < 0):
             raise ParameterError("y (future value) must be finite and >= 0 for every row")
@@ -226,11 +271,11 @@ class CLVModel(RegressorMixin, BaseEstimator):
         self.btyd_, self.classifier_, self.regressor_ = None, None, None
         self.feature_importances_ = None
         if self.kind == "btyd":
-            self.btyd_ = self._new_btyd().fit(frame[groups == groups[val][0]])
+            self.btyd_ = self._fit_btyd_at(frame, time, groups == groups[val][0])
             calibration = val
         else:
             if self.kind == "hybrid":
-                self.btyd_, outputs = self._fit_btyd(frame, groups)
+                self.btyd_, outputs = self._fit_btyd(frame, time, groups)
                 frame = pd.concat([frame, outputs], axis=1)
             stop, calibration = self._halves(val)
             self._fit_boosters(frame, target, ~val, stop)

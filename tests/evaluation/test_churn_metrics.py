@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import math
 import warnings
 
@@ -74,12 +75,35 @@ def brute_ece_uniform(y, p, n_bins):
     return ece
 
 
+def brute_expected_caught(y, score, k):
+    """Expected churners among the top k when tied scores are taken in a random order.
+
+    By symmetry each of the m customers tied at a score is equally likely to fill each of
+    the places left once the a customers scored higher are taken: probability
+    clip((k - a) / m, 0, 1) of being targeted.
+    """
+    caught = 0.0
+    for i in range(len(y)):
+        higher = sum(1 for s in score if s > score[i])
+        tied = sum(1 for s in score if s == score[i])
+        caught += y[i] * min(max((k - higher) / tied, 0.0), 1.0)
+    return caught
+
+
+def permutation_average_caught(y, score, k):
+    """Churners among the top k by a stable sort, averaged over every order of the rows."""
+    rows = list(range(len(y)))
+    totals = [
+        sum(y[i] for i in sorted(order, key=lambda i: -score[i])[:k])
+        for order in itertools.permutations(rows)
+    ]
+    return sum(totals) / len(totals)
+
+
 def brute_top_decile(y, score):
     n = len(y)
     k = math.ceil(n / 10)
-    # sorted() is stable: tied scores keep their input order.
-    top = sorted(range(n), key=lambda i: -score[i])[:k]
-    caught = sum(y[i] for i in top)
+    caught = brute_expected_caught(y, score, k)
     base = sum(y) / n
     return (caught / k) / base, caught / sum(y)
 
@@ -253,15 +277,65 @@ def test_perfect_ranking_lift_is_capped_at_ten_when_churners_are_rare():
     assert capture == 1.0
 
 
-def test_top_decile_takes_ceil_of_a_tenth_and_ties_keep_input_order():
-    # 11 customers -> ceil(1.1) = 2 targeted; all scores tie, so the first two are taken.
+def test_top_decile_takes_ceil_of_a_tenth_and_averages_over_tie_orders():
+    # 11 customers -> ceil(1.1) = 2 targeted; all scores tie, so on average 2 x 2/11
+    # churners are caught: capture 2/11 of the 2, lift exactly 1, whatever the row order.
     y = [1, 0] + [0] * 8 + [1]
-    lift, capture = lift_and_capture(y, [0.5] * 11)
-    assert capture == pytest.approx(1 / 2)
-    assert lift == pytest.approx((1 / 2) / (2 / 11))
-    # Reordering tied customers changes who is targeted, deterministically.
-    assert lift_and_capture(y[::-1], [0.5] * 11)[1] == pytest.approx(1 / 2)
-    assert lift_and_capture([0, 0, *y[2:]], [0.5] * 11)[1] == 0.0
+    for rows in (y, y[::-1], sorted(y), sorted(y, reverse=True)):
+        lift, capture = lift_and_capture(rows, [0.5] * 11)
+        assert capture == pytest.approx(2 / 11)
+        assert lift == pytest.approx(1.0)
+
+
+def test_lift_counts_customers_above_the_cut_and_a_share_of_those_tied_at_it():
+    # k = ceil(.4 x 5) = 2: the .9 stayer, then 1 of the 3 customers tied at .5, one of whom
+    # churned: 1/3 churner expected. Capture (1/3) / 2, lift (1/3 / 2) / (2/5).
+    y = [0, 1, 0, 0, 1]
+    for order in itertools.permutations(range(5)):
+        rows = list(order)
+        lift, capture = lift_and_capture(
+            np.take(y, rows), np.take([0.9, 0.5, 0.5, 0.5, 0.1], rows), fraction=0.4
+        )
+        assert capture == pytest.approx(1 / 6)
+        assert lift == pytest.approx(5 / 12)
+
+
+def test_constant_predictor_gets_lift_one_in_any_row_order():
+    """The auditor's case: churners first gave lift 1.667, churners last 0."""
+    y = np.array([1, 1, 1, 0, 0] * 4)
+    rng = np.random.default_rng(0)
+    orders = [np.argsort(-y, kind="stable"), np.argsort(y, kind="stable")]
+    orders += [rng.permutation(len(y)) for _ in range(20)]
+    for order in orders:
+        m = churn_metrics(y[order], np.full(len(y), 0.5))
+        assert m["lift_top_decile"] == pytest.approx(1.0)
+        assert m["capture_top_decile"] == pytest.approx(2 / 20)
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_lift_capture_and_gains_equal_the_average_over_every_row_order(seed):
+    rng = np.random.default_rng(seed)
+    n = 7
+    y = rng.integers(0, 2, n)
+    y[0] = 1
+    score = rng.choice([0.2, 0.5, 0.8], n)  # few levels: many ties
+    for fraction in (0.1, 0.3, 0.5, 0.8):
+        k = math.ceil(round(fraction * n, 9))
+        caught = permutation_average_caught(y, score, k)
+        assert brute_expected_caught(y, score, k) == pytest.approx(caught)
+        lift, capture = lift_and_capture(y, score, fraction=fraction)
+        assert capture == pytest.approx(caught / y.sum())
+        assert lift == pytest.approx((caught / k) / (y.sum() / n))
+    _, captured = gains_curve(y, score)
+    expected = [permutation_average_caught(y, score, k) / y.sum() for k in range(n + 1)]
+    np.testing.assert_allclose(captured, expected, rtol=1e-12, atol=1e-12)
+
+
+def test_gains_curve_draws_tied_customers_as_one_straight_segment():
+    # .9 (churner), then .5 x 3 (one churner), then .1 (churner): 3 churners.
+    targeted, captured = gains_curve([1, 0, 1, 0, 1], [0.9, 0.5, 0.5, 0.5, 0.1])
+    np.testing.assert_allclose(targeted, [0, 0.2, 0.4, 0.6, 0.8, 1])
+    np.testing.assert_allclose(captured, [0, 1 / 3, 4 / 9, 5 / 9, 2 / 3, 1])
 
 
 def test_lift_and_capture_ignore_monotone_transforms_of_the_score(simulated):
@@ -362,21 +436,23 @@ def test_metrics_stay_in_their_ranges(rows):
         assert 0.0 <= m["roc_auc"] <= 1.0
 
 
-def test_many_tied_scores_are_ranked_stably_in_input_order():
-    """Guards against an unstable sort, which reorders ties once there are many of them."""
+def test_many_tied_scores_give_the_average_over_random_tie_orders():
+    """Cuts inside runs of 60 and 80 tied scores, checked against the symmetry formula and
+    against the mean of a stable sort over many random row orders."""
     rng = np.random.default_rng(0)
     score = rng.permutation(np.repeat([0.9, 0.5, 0.1], [60, 80, 60]))
     y = (rng.random(200) < 0.3).astype(int)
-    order = sorted(range(200), key=lambda i: -score[i])  # Python's sort is stable
-    k = 20
-    caught = y[order[:k]].sum()
-    lift, capture = lift_and_capture(y, score)
-    assert capture == pytest.approx(caught / y.sum())
-    assert lift == pytest.approx((caught / k) / (y.sum() / 200))
+    draws = [rng.permutation(200) for _ in range(3000)]
+    for fraction, k in ((0.1, 20), (0.45, 90)):
+        caught = brute_expected_caught(y, score, k)
+        lift, capture = lift_and_capture(y, score, fraction=fraction)
+        assert capture == pytest.approx(caught / y.sum())
+        assert lift == pytest.approx((caught / k) / (y.sum() / 200))
+        sampled = np.array([y[o][np.argsort(-score[o], kind="stable")[:k]].sum() for o in draws])
+        assert abs(sampled.mean() - caught) < 4 * sampled.std() / np.sqrt(len(draws))
+        shuffled = draws[0]
+        assert lift_and_capture(y[shuffled], score[shuffled], fraction=fraction) == (lift, capture)
     targeted, captured = gains_curve(y, score)
-    np.testing.assert_allclose(captured, np.r_[0.0, np.cumsum(y[order])] / y.sum())
+    expected = [brute_expected_caught(y, score, k) / y.sum() for k in range(201)]
+    np.testing.assert_allclose(captured, expected, rtol=1e-12, atol=1e-12)
     np.testing.assert_allclose(targeted, np.arange(201) / 200)
-    # A cut inside a tie: the 60 scores of 0.9 and the first 30 of the 80 at 0.5.
-    assert lift_and_capture(y, score, fraction=0.45)[1] == pytest.approx(
-        y[order[:90]].sum() / y.sum()
-    )

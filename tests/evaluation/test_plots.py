@@ -94,6 +94,16 @@ def test_cumulative_gains_draws_random_perfect_and_each_model(churn):
     assert renders_png(fig)
 
 
+def test_cumulative_gains_of_tied_scores_is_the_straight_average_in_any_row_order():
+    # All 10 scores tie and 4 customers churned: every order of the ties averages to the
+    # diagonal, k / 10 of the churners after k customers.
+    y = np.array([1, 1, 1, 1, 0, 0, 0, 0, 0, 0])
+    for rows in (y, y[::-1]):
+        fig = cumulative_gains(rows, {"constant": np.full(10, 0.5)})
+        _, _, constant = only_axes(fig).get_lines()
+        np.testing.assert_allclose(constant.get_ydata(), np.arange(11) / 10, atol=1e-12)
+
+
 def test_clv_by_decile_draws_paired_bars_of_decile_means():
     pred = np.arange(20, dtype=float)
     actual = 3 * pred

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import math
 
 import numpy as np
 import pandas as pd
@@ -135,10 +136,46 @@ def test_calendar_month_horizon_ends_on_the_same_day():
     assert parse_horizon(90) == pd.Timedelta(days=90)
 
 
-@pytest.mark.parametrize("bad", ["ninety", "0D", -5, True, "6 months", "101Y", "5000Y", 10**6])
+@pytest.mark.parametrize(
+    "days", [90, np.int64(90), np.int32(90), np.uint16(90), 90.0, np.float64(90.0), np.float32(90)]
+)
+def test_numpy_integers_and_whole_floats_are_days(days):
+    assert parse_horizon(days) == pd.Timedelta(days=90)
+    assert window_end("1998-01-01", days) == dt.datetime(1998, 4, 1)
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        "ninety",
+        "0D",
+        -5,
+        True,
+        "6 months",
+        "101Y",
+        "5000Y",
+        10**6,
+        np.bool_(True),
+        1.5,
+        np.float64(0.5),
+        0.0,
+        -3.0,
+        np.int64(-5),
+        np.int64(10**6),
+        math.nan,
+        math.inf,
+        1e300,
+        10**20,
+    ],
+)
 def test_bad_horizons_are_refused(bad):
     with pytest.raises(SnapshotError, match="horizon"):
         parse_horizon(bad)
+
+
+def test_fractional_days_are_refused_as_not_whole():
+    with pytest.raises(SnapshotError, match=r"positive whole number of days.*got 1\.5"):
+        parse_horizon(1.5)
 
 
 def test_cutoff_is_exclusive(tables):

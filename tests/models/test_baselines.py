@@ -13,7 +13,7 @@ from sklearn.metrics import roc_auc_score
 
 from cxml.data import Tables
 from cxml.datasets import load_cdnow, make_synthetic
-from cxml.errors import DataValidationError
+from cxml.errors import DataValidationError, ParameterError
 from cxml.features import FeatureSpec, build_training_frame
 from cxml.models.baselines import RecencyBaseline, last_period_value
 
@@ -75,19 +75,36 @@ def test_probability_rows_sum_to_one_and_classes_follow_the_labels(recency, chur
     assert recency.predict(holdout).any()
 
 
-def test_customers_without_purchases_get_the_highest_churn_probability():
+def test_customers_without_purchases_rank_with_the_longest_lapsed_training_customer():
     train = pd.DataFrame({"days_since_last_purchase": [1.0, 5, 20, 60, 200, 300, np.nan, 10]})
     churned = [0, 0, 1, 0, 1, 1, 1, 0]
     model = RecencyBaseline().fit(train, churned)
     assert model.model_.coef_[0, 0] > 0
-    # Later snapshots can hold customers lapsed for longer than anyone at training time.
-    new = pd.DataFrame({"days_since_last_purchase": [np.nan, 3.0, 500.0, 900.0, np.nan]})
-    p = model.predict_proba(new)[:, 1]
-    assert p[0] == p[4] == p.max()
-    assert p[0] >= p[3] > p[2] > p[1]
-    # Within the training data the same holds.
+    assert model.fill_days_ == 300.0
+    # Within the training data they have the highest churn probability, tied with 300 days.
     p_train = model.predict_proba(train)[:, 1]
-    assert p_train[6] == p_train.max()
+    assert p_train[6] == p_train[5] == p_train.max()
+    # Later snapshots can hold customers lapsed for longer than anyone at training time:
+    # they rank above those without purchases, who still count as lapsed for 300 days.
+    new = pd.DataFrame({"days_since_last_purchase": [np.nan, 3.0, 500.0, 900.0, np.nan, 300.0]})
+    p = model.predict_proba(new)[:, 1]
+    assert p[0] == p[4] == p[5]
+    assert p[3] > p[2] > p[0] > p[1]
+
+
+def test_a_customer_without_purchases_scores_alone_as_in_any_batch():
+    """The auditor's case: 0.869 alone, 0.986 beside a customer lapsed for 3000 days."""
+    train = pd.DataFrame({"days_since_last_purchase": [5.0, 40.0, 100.0, 300.0, np.nan]})
+    churned = [0, 0, 1, 1, 1]
+    model = RecencyBaseline().fit(train, churned)
+    # The fill is the longest training lapse, 300 days: a logistic fit on log(1 + days).
+    direct = LogisticRegression().fit(np.log1p([[5.0], [40.0], [100.0], [300.0], [300.0]]), churned)
+    expected = direct.predict_proba(np.log1p([[300.0]]))[0, 1]
+    batches = ([np.nan], [np.nan, 3000.0], [3000.0, np.nan, 1.0], [np.nan, np.nan])
+    for days in batches:
+        X = pd.DataFrame({"days_since_last_purchase": days})
+        p = model.predict_proba(X)[:, 1]
+        assert p[np.isnan(days)] == pytest.approx(expected, rel=1e-12)
 
 
 def test_ranking_with_missing_recency_is_the_rule_with_missing_as_longest_lapsed():
@@ -104,7 +121,9 @@ def test_ranking_with_missing_recency_is_the_rule_with_missing_as_longest_lapsed
     holdout, y_holdout = draw(2000, 120)  # lapsed for longer than at training time
     p = RecencyBaseline().fit(train, y_train).predict_proba(holdout)[:, 1]
     days = holdout["days_since_last_purchase"]
-    rule = days.fillna(days.max())  # tied with the longest-lapsed customer in the holdout
+    # Tied with the longest-lapsed customer in training, whatever the holdout holds.
+    rule = days.fillna(train["days_since_last_purchase"].max())
+    assert days.max() > train["days_since_last_purchase"].max()
     assert roc_auc_score(y_holdout, p) == pytest.approx(roc_auc_score(y_holdout, rule), abs=1e-12)
 
 
@@ -152,6 +171,8 @@ def test_recency_baseline_estimator_contract(churn_frames):
         model.predict_proba(train)
     fitted = RecencyBaseline()
     assert fitted.fit(train, train["churned"]) is fitted
+    with pytest.raises(ParameterError, match="'column' parameter"):
+        RecencyBaseline(column=3).fit(train, train["churned"])
 
 
 # --------------------------------------------------------------------------- last_period_value

@@ -342,6 +342,14 @@ def test_spend_without_repeat_purchases_raises_model_fit_error():
         BTYDModel(penalizer=0.01).fit(X)
 
 
+@pytest.mark.parametrize("model", ["bgnbd", "pareto", "mbgnbd"])
+def test_no_repeat_purchases_is_a_fit_error_that_says_so(model: str) -> None:
+    """BG/NBD crashed with an IndexError in its likelihood set-up."""
+    X = pd.DataFrame({"frequency": [0, 0, 0], "recency": 0.0, "T": [5.0, 9.0, 2.0]})
+    with pytest.raises(ModelFitError, match=r"repeat purchases \(frequency > 0\); none of the 3"):
+        BTYDModel(model, spend=None).fit(X)
+
+
 @pytest.mark.parametrize(
     ("change", "error", "match"),
     [

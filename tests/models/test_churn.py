@@ -14,6 +14,9 @@ from sklearn.metrics import log_loss
 from sklearn.model_selection import StratifiedKFold, cross_val_predict
 from sklearn.utils.estimator_checks import check_estimator
 
+from cxml.datasets import make_synthetic
+from cxml.errors import ParameterError
+from cxml.features import FeatureSpec, build_training_frame
 from cxml.models.churn import ChurnModel
 
 #: scikit-learn checks that skip themselves for ChurnModel, and why.
@@ -99,8 +102,76 @@ def test_contributions_sum_to_the_raw_score():
 
 def test_one_class_is_a_clear_error():
     X, _ = _frame(100, 7)
-    with pytest.raises(ValueError, match="both churned and retained"):
+    with pytest.raises(ParameterError, match=r"both churned and retained.*1 class.*: 0\.0"):
         ChurnModel().fit(X, np.zeros(100))
+
+
+def _with_missing(y: pd.Series, kind: str) -> pd.Series:
+    """Churn labels `y` with the first 3 missing, as `kind` holds them."""
+    gone = pd.Series(np.arange(len(y)) < 3, index=y.index)
+    if kind == "boolean":
+        return y.astype("boolean").mask(gone)
+    if kind == "Int64":
+        return y.astype("Int64").mask(gone)
+    if kind == "object":
+        return y.astype(bool).astype(object).mask(gone, None)
+    return y.astype(float).mask(gone)
+
+
+@pytest.mark.parametrize("kind", ["boolean", "Int64", "object", "float"])
+def test_missing_labels_are_a_clear_error_that_says_to_leave_those_customers_out(kind):
+    X, y = _frame(200, 7)
+    with pytest.raises(ParameterError, match=r"3 missing churn label\(s\) out of 200") as info:
+        ChurnModel(n_estimators=5).fit(X, _with_missing(y, kind))
+    assert "frame[frame['churned'].notna()]" in str(info.value)
+
+
+def test_contractual_churn_frame_with_customers_churned_already_is_refused_clearly():
+    """The auditor's case: scikit-learn's "Unknown label type: unknown" instead."""
+    tables, _ = make_synthetic(300, seed=1, cancellations=True)
+    spec = FeatureSpec(event_types=("web_visit", "cancellation"))
+    frame = build_training_frame(
+        tables, ["2023-01-01", "2023-04-01"], "90D", spec, churn_event="cancellation"
+    )
+    missing = int(frame["churned"].isna().sum())
+    assert missing > 0
+    features = frame.drop(columns=["churned", "future_transactions", "future_value"])
+    with pytest.raises(ParameterError, match=f"{missing:,} missing churn label"):
+        ChurnModel(n_estimators=5, n_jobs=1).fit(features, frame["churned"])
+    at_risk = frame["churned"].notna()
+    model = ChurnModel(n_estimators=5, n_jobs=1).fit(features[at_risk], frame["churned"][at_risk])
+    np.testing.assert_array_equal(model.classes_, [False, True])
+
+
+@pytest.mark.parametrize(
+    ("labels", "message"),
+    [
+        (lambda n: np.linspace(0.1, 0.9, n), "two classes of churn labels.*Unknown label type"),
+        (lambda n: np.arange(n) % 3, r"3 class\(es\): 0, 1, 2"),
+        (lambda n: np.arange(n) % 7, r"7 class\(es\): 0, 1, 2, 3, 4, \.\.\."),
+    ],
+)
+def test_labels_other_than_two_classes_are_a_clear_error(labels, message):
+    X, _ = _frame(210, 7)
+    with pytest.raises(ParameterError, match=message):
+        ChurnModel(n_estimators=5).fit(X, labels(210))
+
+
+def test_labels_of_another_length_than_x_are_refused():
+    X, y = _frame(100, 7)
+    with pytest.raises(ParameterError, match="X has 100 rows but y has 99"):
+        ChurnModel(n_estimators=5).fit(X, y.iloc[:-1])
+
+
+@pytest.mark.parametrize(
+    ("params", "name"),
+    [({"n_estimators": 0}, "n_estimators"), ({"calibration": "platt"}, "calibration")],
+)
+def test_invalid_parameters_raise_cxml_parameter_error_at_fit(params, name):
+    """As BTYDModel does, not scikit-learn's InvalidParameterError."""
+    X, y = _frame(100, 7)
+    with pytest.raises(ParameterError, match=f"'{name}' parameter of ChurnModel"):
+        ChurnModel(**params).fit(X, y)
 
 
 def test_clone_keeps_parameters_and_drops_state():

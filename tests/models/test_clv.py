@@ -10,10 +10,9 @@ import pandas as pd
 import pytest
 from sklearn.base import clone
 from sklearn.exceptions import NotFittedError
-from sklearn.utils._param_validation import InvalidParameterError
 
 from cxml.datasets import load_cdnow, make_synthetic
-from cxml.errors import ParameterError
+from cxml.errors import DataValidationError, ModelFitError, ParameterError
 from cxml.features import FeatureSpec, build_training_frame
 from cxml.models import BTYDModel
 from cxml.models.clv import BTYD_FEATURES, CLVModel, conformal_quantile
@@ -69,17 +68,17 @@ def fitted(cdnow):
     }
 
 
-def btyd_features(btyd: BTYDModel, X: pd.DataFrame) -> pd.DataFrame:
-    """The hybrid's extra columns, computed directly from a BTYDModel."""
-    return pd.DataFrame(
-        {
-            "btyd_p_alive": btyd.predict_alive(X),
-            "btyd_expected_purchases": btyd.predict_purchases(X, HORIZON),
-            "btyd_expected_spend": btyd.predict_spend(X),
-            "btyd_clv": btyd.predict_clv(X, HORIZON, period="1M"),
-        },
-        index=X.index,
-    )
+def btyd_features(btyd: BTYDModel, X: pd.DataFrame, *, spend: bool = True) -> pd.DataFrame:
+    """The hybrid's extra columns, computed directly from a BTYDModel (without the spend
+    model's columns unless `spend`)."""
+    columns = {
+        "btyd_p_alive": btyd.predict_alive(X),
+        "btyd_expected_purchases": btyd.predict_purchases(X, HORIZON),
+    }
+    if spend:
+        columns["btyd_expected_spend"] = btyd.predict_spend(X)
+        columns["btyd_clv"] = btyd.predict_clv(X, HORIZON, period="1M")
+    return pd.DataFrame(columns, index=X.index)
 
 
 # --------------------------------------------------------------------------- conformal_quantile
@@ -141,6 +140,7 @@ def test_init_stores_parameters_as_given_without_validating():
         "time_unit",
         "discount_rate",
         "btyd_model",
+        "spend",
         "penalizer",
         "coverage",
         "n_estimators",
@@ -171,12 +171,15 @@ def test_set_params_and_clone_round_trip():
     assert copy.get_params() == model.get_params()
 
 
-def test_invalid_parameters_fail_at_fit(cdnow):
+def test_invalid_parameters_fail_at_fit_with_cxml_parameter_error(cdnow):
+    """As BTYDModel does, not scikit-learn's InvalidParameterError."""
     X, y, _ = cdnow
-    with pytest.raises(InvalidParameterError, match="kind"):
+    with pytest.raises(ParameterError, match="'kind' parameter of CLVModel"):
         CLVModel(kind="nonsense").fit(X, y)
-    with pytest.raises(InvalidParameterError, match="coverage"):
+    with pytest.raises(ParameterError, match="'coverage' parameter of CLVModel"):
         CLVModel(kind="btyd", coverage=1.0).fit(X, y)
+    with pytest.raises(ParameterError, match="'spend' parameter of CLVModel"):
+        CLVModel(spend="lognormal").fit(X, y)
 
 
 def test_fit_returns_self_and_sets_only_trailing_underscore_attributes(cdnow):
@@ -254,7 +257,7 @@ def test_hybrid_btyd_features_of_each_cutoff_come_from_that_cutoff_alone(cdnow):
     frame = X.drop(columns="cutoff").reset_index(drop=True)
     cutoffs = X["cutoff"].to_numpy()
     groups = pd.factorize(cutoffs)[0]
-    _, outputs = model._fit_btyd(frame, groups)
+    _, outputs = model._fit_btyd(frame, pd.Series(cutoffs), groups)
     assert list(outputs.columns) == list(BTYD_FEATURES)
     np.testing.assert_array_equal(outputs.index, frame.index)
     for cutoff in TRAIN_CUTOFFS:
@@ -264,6 +267,69 @@ def test_hybrid_btyd_features_of_each_cutoff_come_from_that_cutoff_alone(cdnow):
         np.testing.assert_allclose(
             outputs[rows].to_numpy(), btyd_features(alone, frame[rows]).to_numpy(), rtol=1e-12
         )
+
+
+def test_hybrid_passes_spend_none_to_the_btyd_model_of_every_cutoff(cdnow):
+    """Without a spend model the hybrid keeps P(alive) and expected purchases as features."""
+    X, y, X_new = cdnow
+    model = CLVModel(kind="hybrid", spend=None, horizon=HORIZON, **FAST).fit(X, y)
+    assert model.btyd_.spend is None and model.btyd_.spend_params_ is None
+    assert list(model.regressor_.feature_name_) == [*X_new.columns, *BTYD_FEATURES[:2]]
+    latest = X[X["cutoff"] == X["cutoff"].max()].drop(columns="cutoff")
+    alone = BTYDModel(spend=None).fit(latest)
+    np.testing.assert_allclose(model.btyd_.params_, alone.params_, rtol=1e-12)
+    prepared = pd.concat([X_new, btyd_features(alone, X_new, spend=False)], axis=1)
+    expected = model.classifier_.predict_proba(prepared)[:, 1] * model.regressor_.predict(prepared)
+    np.testing.assert_array_equal(model.predict(X_new), expected)
+
+
+def test_a_model_saved_before_spend_existed_predicts_with_the_spend_model(fitted, cdnow):
+    _, _, X_new = cdnow
+    model = fitted["hybrid"]
+    state = {k: v for k, v in model.__getstate__().items() if k != "spend"}
+    old = CLVModel.__new__(CLVModel)
+    old.__setstate__(state)
+    assert old.spend == "gamma_gamma"
+    np.testing.assert_array_equal(old.predict(X_new), model.predict(X_new))
+
+
+def test_btyd_kind_needs_the_spend_model(cdnow):
+    X, y, _ = cdnow
+    with pytest.raises(ParameterError, match=r"kind='btyd'.*spend='gamma_gamma'"):
+        CLVModel(kind="btyd", spend=None).fit(X, y)
+
+
+def _without_repeat_buyers(X: pd.DataFrame, cutoff: str) -> pd.DataFrame:
+    """X with no repeat purchase at `cutoff`: Gamma-Gamma has nobody to fit there."""
+    X = X.copy()
+    rows = X["cutoff"] == pd.Timestamp(cutoff)
+    X.loc[rows, ["frequency", "recency"]] = 0.0
+    X.loc[rows, "monetary_value"] = np.nan
+    return X
+
+
+@pytest.mark.parametrize(("kind", "cutoff"), [("hybrid", "1997-04-01"), ("btyd", "1997-10-01")])
+def test_a_failed_btyd_fit_names_its_cutoff(cdnow, kind, cutoff):
+    """The auditor's case: the error did not say which training cut-off had no repeat buyers."""
+    X, y, _ = cdnow
+    with pytest.raises(ModelFitError) as info:
+        CLVModel(kind=kind, horizon=HORIZON, **FAST).fit(_without_repeat_buyers(X, cutoff), y)
+    assert type(info.value) is ModelFitError
+    assert str(info.value).startswith(
+        f"CLVModel's BTYD fit at cut-off {cutoff}: Gamma-Gamma needs customers with repeat "
+        "purchases"
+    )
+    assert isinstance(info.value.__cause__, ModelFitError)
+
+
+def test_a_cutoff_without_buyers_is_named_in_the_data_error(cdnow):
+    X, y, _ = cdnow
+    X = X.copy()
+    X.loc[X["cutoff"] == pd.Timestamp("1997-07-01"), ["frequency", "recency", "T"]] = np.nan
+    with pytest.raises(DataValidationError) as info:
+        CLVModel(kind="hybrid", horizon=HORIZON, **FAST).fit(X, y)
+    assert info.value.column == "frequency"
+    assert "(CLVModel's BTYD fit at cut-off 1997-07-01)" in str(info.value)
 
 
 def test_zero_inflated_hybrid_is_purchase_probability_times_spend_given_purchase(
