@@ -187,7 +187,7 @@ def lift_and_capture(
 ) -> tuple[float, float]:
     """Lift and capture rate among the top `fraction` of customers by `score`.
 
-    The top ``k = ceil(fraction * n)`` customers by descending score are taken. When tied
+    The top ``k = ceil(fraction * n)`` customers (at least one) by descending score are taken. When tied
     scores straddle the cut, the result is the average over every order of the ties (as
     for :func:`cxml.evaluation.clv.normalized_gini`): all customers scored above the cut
     count, plus the needed share of the tied ones times their churn rate. So row order
@@ -203,8 +203,9 @@ def lift_and_capture(
     positives = y.sum()
     if positives == 0:
         return math.nan, math.nan
-    # Round before ceil so fraction * n = 10.000000000000002 still means 10 customers.
-    k = math.ceil(round(fraction * n, 9))
+    # Round before ceil so fraction * n = 10.000000000000002 still means 10 customers; a
+    # fraction too small for one customer still targets one.
+    k = max(1, math.ceil(round(fraction * n, 9)))
     caught = float(_expected_caught(y, s, k))
     return float((caught / k) / (positives / n)), float(caught / positives)
 

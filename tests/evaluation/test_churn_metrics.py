@@ -420,6 +420,11 @@ def test_lift_rejects_fraction_outside_unit_interval():
         lift_and_capture([0, 1], [0.2, 0.7], fraction=0)
 
 
+def test_a_fraction_smaller_than_one_customer_targets_the_top_one():
+    """fraction * n rounded up to 0 customers: a division by zero."""
+    assert lift_and_capture([1, 0, 0], [0.9, 0.1, 0.2], fraction=1e-10) == pytest.approx((3.0, 1.0))
+
+
 @settings(max_examples=60, deadline=None)
 @given(st.lists(st.tuples(st.booleans(), st.floats(0.0, 1.0)), min_size=1, max_size=80))
 def test_metrics_stay_in_their_ranges(rows):
