@@ -294,6 +294,12 @@ class Pipeline:
         starts = [as_cutoff(c) for c in self.cutoffs]
         if holdout is not None:
             self._check_unseen(holdout, "use earlier cut-offs")
+            if btyd_template.spend is None:
+                raise ParameterError(
+                    "the holdout's BTYD CLV baseline needs btyd_model with a spend model; to "
+                    "leave spend out of the hybrid's features, pass clv_model=CLVModel("
+                    "spend=None) instead"
+                )
         frame = build_training_frame(
             tables,
             list(self.cutoffs),  # as given: a calendar horizon runs in a tz-aware cut-off's zone

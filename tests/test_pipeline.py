@@ -361,3 +361,14 @@ def test_btyd_baselines_predict_over_the_label_windows_exact_calendar_length() -
     assert pipeline.evaluation_.metric("btyd_clv", "sum_pred") == pytest.approx(clv, rel=1e-12)
     months = pipeline.btyd_.predict_clv(holdout, "1M").fillna(0.0).sum()
     assert abs(months / clv - 1) > 0.05  # the nominal month would be 30.44 days
+
+
+def test_a_btyd_model_without_spend_is_refused_before_training_when_a_holdout_needs_it() -> None:
+    """It failed in the holdout evaluation, after every model had trained."""
+    from cxml.errors import ParameterError
+    from cxml.models import BTYDModel
+
+    pipeline = Pipeline(["1997-04-01"], "13W", holdout="1998-01-01")
+    pipeline.btyd_model = BTYDModel(spend=None)
+    with pytest.raises(ParameterError, match=r"clv_model=CLVModel\(spend=None\)"):
+        pipeline.fit(load_cdnow(sample=True))
