@@ -21,7 +21,14 @@ import pandas as pd
 import pytest
 from pandas.testing import assert_frame_equal
 
-from cxml.cli import DEMO_AS_OF, DEMO_CONFIG, INACTIVE, _check_output, _warn_past_data
+from cxml.cli import (
+    DEMO_AS_OF,
+    DEMO_CONFIG,
+    INACTIVE,
+    _check_output,
+    _warn_past_data,
+    write_table,
+)
 from cxml.config import load_config, parse_config
 from cxml.data import Tables
 from cxml.datasets import load_cdnow
@@ -351,6 +358,12 @@ def test_an_existing_parquet_folder_is_a_valid_output_for_spark(tmp_path: Path) 
     _check_output(tmp_path / "scores.parquet", folder=True)
     with pytest.raises(ParameterError, match="is a folder"):
         _check_output(tmp_path / "scores.parquet")
+
+
+def test_an_upper_case_csv_extension_is_written_as_csv(tmp_path: Path) -> None:
+    """An upper-case ".CSV" passed the extension check but was written as Parquet."""
+    write_table(pd.DataFrame({"a": [1, 2], "b": ["x", "y"]}), tmp_path / "scores.CSV")
+    assert (tmp_path / "scores.CSV").read_text() == "a,b\n1,x\n2,y\n"
 
 
 # --------------------------------------------------------------------------- exit code 1

@@ -121,6 +121,13 @@ def test_a_minimal_config_fills_in_every_derived_setting():
     assert config.training.holdout == "auto"
 
 
+def test_explicit_settings_are_kept_not_replaced_by_the_derived_ones():
+    """An explicit experiment or report path was replaced by the default from the name."""
+    config = config_with(mlflow={"experiment": "exp"}, output={"report": "out/r.html"})
+    assert config.mlflow.experiment == "exp"
+    assert config.output.report == Path("out/r.html")
+
+
 def test_durations_are_normalised_and_explicit_cutoffs_sorted_without_repeats():
     config = config_with(
         churn={"horizon": " 26w"},
@@ -149,6 +156,35 @@ def test_synthetic_dataset_uses_the_project_seed_unless_given():
     )
     first, second = (load_tables(c).to_pandas("transactions") for c in (config, same))
     pd.testing.assert_frame_equal(first, second)
+
+
+def test_a_synthetic_dataset_seed_wins_over_the_project_seed():
+    """The project seed was used even when the dataset had its own."""
+    from cxml.datasets import make_synthetic
+
+    config = parse_config(
+        {
+            "name": "s",
+            "seed": 4,
+            "data": {"dataset": {"name": "synthetic", "customers": 50, "seed": 5}},
+        }
+    )
+    expected, _ = make_synthetic(50, 5)
+    pd.testing.assert_frame_equal(
+        load_tables(config).to_pandas("transactions"), expected.to_pandas("transactions")
+    )
+
+
+def test_a_synthetic_dataset_without_campaigns_has_no_campaign_contacts():
+    """with_campaigns: false was not passed on to the generator."""
+
+    def event_types(dataset: dict) -> set[str]:
+        config = parse_config({"name": "s", "data": {"dataset": dataset}})
+        return set(load_tables(config).to_pandas("interactions")["event_type"])
+
+    dataset = {"name": "synthetic", "customers": 200}
+    assert "campaign_contact" in event_types(dataset)
+    assert "campaign_contact" not in event_types({**dataset, "with_campaigns": False})
 
 
 # --------------------------------------------------------------------------- resolve_cutoffs
@@ -305,6 +341,10 @@ BAD_FILES = [
         'training.holdout: must be "auto" or a date like 1998-01-01, got "later"',
     ),
     (
+        "training: {holdout: '1998-01-01 12:00'}",
+        'training.holdout: must be "auto" or a date like 1998-01-01, got "1998-01-01 12:00"',
+    ),
+    (
         "features: {time_unit: M}",
         'features.time_unit: must be "D", "W" or a positive number of days, got "M"',
     ),
@@ -361,6 +401,11 @@ BAD_FILES = [
         "mlflow.registered_model: an MLflow registered model name cannot contain '/' or ':', "
         'got "team/churn"',
     ),
+    (
+        "mlflow: {registered_model: 'team:churn'}",
+        "mlflow.registered_model: an MLflow registered model name cannot contain '/' or ':', "
+        'got "team:churn"',
+    ),
     ("seed: lucky", 'seed: must be an integer, got "lucky"'),
     # pydantic alone would read true/false as 1/0
     ("seed: true", "seed: must be an integer, got true"),
@@ -406,6 +451,13 @@ BAD_DATA = [
             'got ["2020-01-01", "2010-01-01"]'
         ],
     ),
+    (
+        {"dataset": {"name": "cdnow"}, "plausible_range": ["2020-01-01", "2020-01-01"]},
+        [
+            "data.plausible_range: must be [earliest, latest] with earliest before latest, "
+            'got ["2020-01-01", "2020-01-01"]'
+        ],
+    ),
     ({"dataset": "cdnow"}, ['data.dataset: must be a section of key: value pairs, got "cdnow"']),
     (
         {"dataset": {"name": "parquet"}},
@@ -443,6 +495,10 @@ BAD_DATA = [
         ],
     ),
     (
+        {"dataset": {"name": "cdnow"}, "duplicates": "drop"},
+        ['data.duplicates: only applies to your own tables, not to a "dataset", got "drop"'],
+    ),
+    (
         {"transactions": "tx.csv", "duplicates": "ignore"},
         ['data.duplicates: must be one of "error", "drop", "keep", got "ignore"'],
     ),
@@ -460,6 +516,19 @@ def test_bad_data_section_is_reported_with_its_key_paths(data, problems):
     assert str(info.value) == "demo.yaml: invalid configuration:\n" + "\n".join(
         f"  {p}" for p in problems
     )
+
+
+def test_event_churn_on_own_tables_needs_an_interactions_table():
+    """Own tables without interactions passed validation for event churn."""
+    raw = {
+        "name": "demo",
+        "data": {"transactions": "tx.csv"},
+        "churn": {"definition": "event", "event_type": "cancellation"},
+    }
+    with pytest.raises(ConfigError, match=r'churn\.definition: "event" needs an interactions'):
+        parse_config(raw)
+    raw["data"]["interactions"] = "events.csv"
+    assert parse_config(raw).churn.definition == "event"
 
 
 def test_every_problem_is_listed_not_just_the_first():
@@ -641,6 +710,17 @@ def test_overrides_do_not_change_the_raw_input():
     }
 
 
+def test_an_override_of_a_list_item_does_not_change_the_raw_input():
+    """The list was edited in place: the caller's catalogue cost became 2."""
+    mail = {"name": "mail", "channel": "email", "cost": 1, "effect": {"churn_reduction": 0.2}}
+    raw = {**MINIMAL, "actions": {"budget": 10, "catalogue": [mail]}}
+    config = parse_config(raw, ["actions.catalogue[0].cost=2"])
+    assert config.actions.catalogue[0].cost == 2
+    assert raw["actions"]["catalogue"] == [
+        {"name": "mail", "channel": "email", "cost": 1, "effect": {"churn_reduction": 0.2}}
+    ]
+
+
 # --------------------------------------------------------------------------- round trips
 
 
@@ -763,6 +843,17 @@ def test_plausible_range_admits_customers_who_signed_up_before_1970(tmp_path):
         load_tables(load_config(path))
     config = load_config(path, ["data.plausible_range=[1950-01-01, null]"])
     assert load_tables(config).customers.collect().shape[0] == 2
+
+
+def test_the_duplicates_setting_reaches_the_tables(tmp_path):
+    """data.duplicates was not passed on: any duplicate line was an error."""
+    pd.DataFrame(
+        {"customer_id": [1, 1, 2], "timestamp": ["2023-01-01"] * 3, "amount": [5.0, 5.0, 7.0]}
+    ).to_csv(tmp_path / "tx.csv", index=False)
+    for duplicates, rows in (("drop", 2), ("keep", 3)):
+        raw = {"name": "d", "data": {"transactions": "tx.csv", "duplicates": duplicates}}
+        config = parse_config(raw, base_dir=tmp_path)
+        assert len(load_tables(config).to_pandas("transactions")) == rows
 
 
 def test_only_true_and_false_are_booleans_so_a_column_named_no_can_be_mapped(tmp_path):

@@ -530,3 +530,43 @@ def test_an_unusable_tracking_uri_is_a_tracking_error_before_any_work() -> None:
             train(config)
     finally:
         mlflow.set_tracking_uri(previous)  # process-wide state
+
+
+def test_the_dataset_fingerprint_changes_with_the_amounts_and_the_last_timestamp() -> None:
+    """A changed amount or a later last purchase kept the digest: another dataset logged as
+    the same."""
+    import narwhals as nw
+
+    from cxml.tracking import fingerprint
+
+    lines = pd.DataFrame(
+        {
+            "customer_id": [1, 2, 2],
+            "timestamp": pd.to_datetime(["2023-01-01", "2023-02-01", "2023-03-01"]),
+            "amount": [10.0, 20.0, 30.0],
+        }
+    )
+
+    def digest(frame: pd.DataFrame) -> str:
+        rows, value = fingerprint(nw.from_native(frame).lazy())
+        assert rows == 3
+        return value
+
+    original = digest(lines)
+    assert digest(lines.iloc[::-1]) == original  # the order of the lines does not matter
+    assert digest(lines.assign(amount=[10.0, 21.0, 30.0])) != original
+    later = lines["timestamp"].where(lines.index < 2, pd.Timestamp("2023-03-02"))
+    assert digest(lines.assign(timestamp=later)) != original
+
+
+def test_every_input_column_of_the_signature_is_optional() -> None:
+    """Required inputs made MLflow refuse a batch without a column the example rows had."""
+    from cxml.tracking import _signature
+
+    example = pd.DataFrame(
+        {"customer_id": [1, 2], "frequency": [1.0, None], "email_consent": [True, False]}
+    )
+    scores = pd.DataFrame({"customer_id": [1, 2], "churn_probability": [0.1, 0.2]})
+    inputs = _signature(example, scores).inputs.inputs
+    assert [c.name for c in inputs] == ["customer_id", "frequency", "email_consent"]
+    assert [c.required for c in inputs] == [False, False, False]

@@ -71,3 +71,29 @@ def test_each_line_without_an_order_id_is_an_order_of_its_own() -> None:
         for k in range((last - cohort).n + 1)
     }
     assert cells(matrix) == expected
+
+
+def test_cohorts_that_start_before_the_window_are_left_out() -> None:
+    """Customer 5's December cohort lies before the window: kept, it made a row without a
+    periods_since (a crash)."""
+    matrix = cohort_retention(shop(), start="2023-01-01", end=END)
+    assert cells(matrix) == {
+        ("2023-01", 0): (2, 2), ("2023-01", 1): (1, 2), ("2023-01", 2): (2, 2),
+        ("2023-02", 0): (1, 1), ("2023-02", 1): (0, 1),
+        ("2023-03", 0): (1, 1),
+    }  # fmt: skip
+
+
+def test_retention_divides_by_the_cohorts_own_size() -> None:
+    """Dividing by the largest cohort (2) halved the one-customer cohorts' retention."""
+    matrix = cohort_retention(shop(), end=END)
+    retention = {
+        (row.cohort_start.strftime("%Y-%m"), row.periods_since): row.retention
+        for row in matrix.itertuples()
+    }
+    assert retention == {
+        ("2022-12", 0): 1.0, ("2022-12", 1): 1.0, ("2022-12", 2): 0.0, ("2022-12", 3): 0.0,
+        ("2023-01", 0): 1.0, ("2023-01", 1): 0.5, ("2023-01", 2): 1.0,
+        ("2023-02", 0): 1.0, ("2023-02", 1): 0.0,
+        ("2023-03", 0): 1.0,
+    }  # fmt: skip

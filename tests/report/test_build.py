@@ -4,6 +4,7 @@ self-contained file, and that missing inputs read "not available" instead of 0."
 from __future__ import annotations
 
 import base64
+import errno
 import re
 import struct
 from pathlib import Path
@@ -12,10 +13,12 @@ import pandas as pd
 import pytest
 
 from cxml.data import Tables
-from cxml.kpis import compute_kpis
+from cxml.kpis import cohort_retention, compute_kpis
 from cxml.pipeline import Pipeline
 from cxml.report import ReportError, build_report, write_report
+from cxml.report.build import check_path, write_html
 from cxml.report.figures import kpi_small_multiples
+from cxml.report.html import Section
 from cxml.report.sections import reliability_section
 from cxml.report.summaries import (
     DASHBOARD_KPIS,
@@ -24,6 +27,7 @@ from cxml.report.summaries import (
     plan_totals,
     segment_grid,
 )
+from tests.kpis.shop import shop
 
 DATA_SECTIONS = ("kpis", "cohorts", "nps")
 MODEL_SECTIONS = ("reliability", "gains", "clv-deciles", "importance", "segments")
@@ -196,3 +200,53 @@ def test_write_report_writes_the_document(cdnow: Tables, tmp_path: Path) -> None
     assert html.startswith("<!DOCTYPE html>") and "<title>Weekly</title>" in html
     assert "KPIs per period W" in html
     assert [p.name for p in path.parent.iterdir()] == ["report.html"]
+
+
+def test_a_report_name_ending_in_upper_case_html_is_accepted(tmp_path: Path) -> None:
+    """ "report.HTML" was refused as not ending in .html."""
+    check_path(tmp_path / "report.HTML")
+
+
+def test_a_failed_write_keeps_the_previous_report(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Writing straight to the path left a half-written report in place of the old one."""
+    path = tmp_path / "report.html"
+    path.write_text("old")
+    write_text = Path.write_text
+
+    def disk_full_midway(self: Path, text: str, *args: object, **kwargs: object) -> int:
+        write_text(self, text[:3], *args, **kwargs)
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(Path, "write_text", disk_full_midway)
+    with pytest.raises(ReportError, match="cannot be written: No space left on device"):
+        write_html("<html>new</html>", path)
+    monkeypatch.undo()
+    assert path.read_text() == "old"
+    assert list(tmp_path.iterdir()) == [path]
+
+
+def test_a_failed_rename_leaves_no_temporary_file(tmp_path: Path) -> None:
+    """The temporary file stayed behind when the rename failed."""
+    (tmp_path / "report.html").mkdir()  # os.replace cannot put a file over a folder
+    with pytest.raises(ReportError, match="cannot be written"):
+        write_html("<html></html>", tmp_path / "report.html")
+    assert [p.name for p in tmp_path.iterdir()] == ["report.html"]
+
+
+def test_the_cohorts_are_per_report_period(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The cohort heatmap was monthly whatever the period asked for."""
+    shown = []
+
+    def cohort_section(matrix: pd.DataFrame, period: str) -> Section:
+        shown.append((matrix, period))
+        return Section("cohorts", "Cohort retention", "")
+
+    monkeypatch.setattr("cxml.report.sections.cohort_section", cohort_section)
+    tables = shop(customers=None)
+    build_report(tables, period="W")
+    weekly = cohort_retention(tables, period="W")
+    assert len(weekly) > len(cohort_retention(tables, period="M"))
+    assert [period for _, period in shown] == ["W"]
+    pd.testing.assert_frame_equal(shown[0][0], weekly)
