@@ -461,3 +461,29 @@ def test_many_tied_scores_give_the_average_over_random_tie_orders():
     expected = [brute_expected_caught(y, score, k) / y.sum() for k in range(201)]
     np.testing.assert_allclose(captured, expected, rtol=1e-12, atol=1e-12)
     np.testing.assert_allclose(targeted, np.arange(201) / 200)
+
+
+def test_a_probability_on_a_bin_edge_falls_in_the_upper_bin():
+    """0.5 is the lower edge of the bin [0.5, 0.6), as the docstring says."""
+    table = calibration_table([0, 1, 0], [0.5, 0.2, 0.0], n_bins=10)
+    assert (table.loc[5, "n"], table.loc[4, "n"], table.loc[2, "n"]) == (1, 0, 1)
+
+
+def test_float_noise_in_fraction_times_n_adds_no_customer():
+    """0.07 * 100 is 7.000000000000001 in floating point: still 7 customers."""
+    y = [1] * 8 + [0] * 92
+    assert lift_and_capture(y, np.linspace(1, 0, 100), fraction=0.07)[1] == pytest.approx(7 / 8)
+
+
+def test_a_boolean_number_of_bins_is_refused():
+    with pytest.raises(ParameterError):
+        calibration_table([0, 1], [0.2, 0.8], n_bins=True)
+
+
+def test_gains_without_churners_are_undefined():
+    _, captured = gains_curve([0, 0, 0], [0.1, 0.2, 0.3])
+    assert np.isnan(captured).all()
+
+
+def test_pr_auc_with_a_single_churner_ranked_first_is_one():
+    assert churn_metrics([0, 1, 0], [0.1, 0.9, 0.2])["pr_auc"] == 1.0

@@ -165,3 +165,20 @@ def test_figures_do_not_register_with_pyplot(churn):
     reliability_curve(y, {"model": p})
     cumulative_gains(y, {"model": p})
     assert plt.get_fignums() == before
+
+
+def test_the_reliability_legend_ece_uses_the_bins_asked_for():
+    """One bin: |0.5 - 0.2| = 0.300 (ten bins would give 0.450)."""
+    figure = reliability_curve([0, 1, 0, 1], {"m": [0.05, 0.15, 0.25, 0.35]}, n_bins=1)
+    assert figure.axes[0].get_legend().get_texts()[1].get_text() == "m (ECE 0.300)"
+
+
+def test_the_reliability_points_follow_the_binning_strategy():
+    from cxml.evaluation import calibration_table
+
+    rng = np.random.default_rng(2)
+    p = rng.uniform(size=200) ** 3
+    y = (rng.uniform(size=200) < p).astype(int)
+    figure = reliability_curve(y, {"m": p}, n_bins=4, strategy="quantile")
+    expected = calibration_table(y, p, n_bins=4, strategy="quantile")["mean_predicted"]
+    np.testing.assert_allclose(figure.axes[0].get_lines()[1].get_xdata(), expected)
