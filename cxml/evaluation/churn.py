@@ -191,9 +191,9 @@ def lift_and_capture(
     taken. When tied scores straddle the cut, the result is the average over every order of
     the ties (as for :func:`cxml.evaluation.clv.normalized_gini`): all customers scored
     above the cut count, plus the needed share of the tied ones times their churn rate. So
-    row order never matters and a constant score gets lift 1. Lift is the churn rate of the targeted
-    customers over the overall churn rate; capture is their share of all churners. Both are
-    NaN when nobody churned.
+    row order never matters and a constant score gets lift 1. Lift is the churn rate of the
+    targeted customers over the overall churn rate; capture is their share of all churners.
+    Both are NaN when nobody churned.
     """
     y = _labels(y_true)
     s = _vector(score, "score")
