@@ -426,12 +426,13 @@ def _score_on_spark(project: Any, model_uri: str, as_of: str, output: str) -> An
 
     if Path(output).suffix.lower() != ".parquet":
         raise ParameterError(f"output {output!r}: with engine spark, scores are Parquet")
-    pipeline = pipeline_of(_load_model(project, model_uri))
+    model = _load_model(project, model_uri)
+    pipeline = pipeline_of(model)
     tables = _tables(project)
     _warn_past_data(tables, "--as-of", as_of, INACTIVE)
     with _step(f"Scoring every customer at {as_of} on Spark"):
         scores, plan = score_with_plan(
-            tables, model_uri, as_of, tracking_uri=project.mlflow.tracking_uri
+            tables, model_uri, as_of, tracking_uri=project.mlflow.tracking_uri, model=model
         )
         write_parquet(scores, output, plan)
     summary = scores.sparkSession.read.parquet(output)

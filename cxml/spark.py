@@ -93,9 +93,15 @@ def score(
 
 
 def score_with_plan(
-    tables: Tables, model_uri: str, as_of: Any, *, tracking_uri: str | None = None
+    tables: Tables,
+    model_uri: str,
+    as_of: Any,
+    *,
+    tracking_uri: str | None = None,
+    model: mlflow.pyfunc.PyFuncModel | None = None,
 ) -> tuple[DataFrame, ActionPlan | None]:
     """`score`, and the action plan when the model has an action catalogue (else None).
+    `model` is the model at `model_uri` when already loaded (it is not loaded again).
 
     The scores are computed on the executors in batches. A plan is one optimisation over
     every customer (budget and capacities are shared), so it is solved on the driver: the
@@ -108,7 +114,7 @@ def score_with_plan(
             "connection=spark); use cxml.tracking.score for other engines"
         )
     tracking_uri = tracking_uri or mlflow.get_tracking_uri()
-    model = load_model(model_uri, tracking_uri)
+    model = model or load_model(model_uri, tracking_uri)
     pipeline = pipeline_of(model)
     planning = getattr(pipeline, "actions", None) is not None
     params = model.metadata.get_params_schema()

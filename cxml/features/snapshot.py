@@ -124,10 +124,16 @@ def _check_attribute_names(attributes: list[str], todo: Plan) -> None:
 def snapshot_columns(tables: Tables, spec: FeatureSpec) -> tuple[list[str], list[str]]:
     """The feature and the attribute columns a snapshot of `tables` will have, with the
     attribute names checked as `build_snapshot` checks them (DataValidationError)."""
+    todo, attributes = _checked_plan(tables, spec)
+    return list(todo.outputs), attributes
+
+
+def _checked_plan(tables: Tables, spec: FeatureSpec) -> tuple[Plan, list[str]]:
+    """The feature plan for `tables` and the attribute columns, their names checked."""
     todo = plan(spec, available_columns(tables))
     attributes = attribute_columns(tables, spec)
     _check_attribute_names(attributes, todo)
-    return list(todo.outputs), attributes
+    return todo, attributes
 
 
 def nobody_seen(cutoff: Any) -> SnapshotError:
@@ -142,7 +148,7 @@ def snapshot_frame(
     tables: Tables, cutoff: dt.datetime, spec: FeatureSpec, undated_customers: bool = False
 ) -> nw.LazyFrame:
     """The lazy snapshot: customer_id and the feature columns (`build_snapshot`)."""
-    todo = plan(spec, available_columns(tables))
+    todo, attributes = _checked_plan(tables, spec)
     ctx = Context(cutoff=sources.to_days(cutoff), unit=spec.unit_days)
     frame = sources.population(tables, cutoff, undated_customers)
     by_source: dict[str, list[Metric]] = {}
@@ -158,8 +164,6 @@ def snapshot_frame(
         frame = frame.with_columns(nw.col(c).fill_null(0) for c in zero_fill)
     for level in todo.derived:
         frame = frame.with_columns(d.expr(ctx).alias(d.name) for d in level)
-    attributes = attribute_columns(tables, spec)
-    _check_attribute_names(attributes, todo)
     if attributes:
         frame = frame.join(
             sources.customers(tables, cutoff).select(

@@ -41,17 +41,12 @@ def _at_cutoff(
     error: ModelFitError | DataValidationError, cutoff: Any
 ) -> ModelFitError | DataValidationError:
     """The same error, its message naming the cut-off whose BTYD fit failed."""
-    where = "CLVModel's BTYD fit" + ("" if cutoff is None else f" at cut-off {_shown(cutoff)}")
+    where = "CLVModel's BTYD fit" + ("" if cutoff is None else f" at cut-off {shown(cutoff)}")
     if isinstance(error, DataValidationError):
         return DataValidationError(
             error.table, error.column, f"{error.rule} ({where})", error.detail
         )
     return type(error)(f"{where}: {error}")
-
-
-def _shown(cutoff: Any) -> str:
-    """A cut-off as messages write it: ``2023-10-01`` for dates, as given otherwise."""
-    return shown(cutoff) if isinstance(cutoff, dt.datetime) else str(cutoff)
 
 
 def conformal_quantile(scores: np.ndarray, coverage: float) -> float:
