@@ -84,6 +84,8 @@ def test_gamma_gamma_reproduces_the_published_fit_on_the_946_repeaters(cdnow, fi
     assert len(repeaters) == 946 and (repeaters["monetary_value"] > 0).all()
     spend = fitted["bgnbd"].spend_params_
     assert spend.round(2).tolist() == [6.25, 3.74, 15.44]
+    # The log density of the mean spends in dollars (CLVTools checks its fit against -4055.9177).
+    assert round(fitted["bgnbd"].spend_log_likelihood_, 1) == -4055.9
 
 
 # ------------------------------------------------------------------ fit = lifetimes' fit
@@ -281,6 +283,31 @@ def test_time_unit_makes_day_and_week_snapshots_agree(cdnow, fitted):
     )
 
 
+@pytest.mark.parametrize("unit", [0.01, 100.0, 1e8])
+def test_penalized_fit_does_not_depend_on_the_currency(cdnow, unit):
+    """Amounts in hundreds of dollars, in cents, in a currency of 1e-8 dollars: the same fit.
+    Penalizing gamma in currency units, as lifetimes does, the fit in cents gave q = 0.35
+    (an infinite mean spend) with penalizer=0.001, where the one in dollars gave q = 2.45."""
+    other = cdnow.assign(monetary_value=cdnow["monetary_value"] * unit)
+    dollars = BTYDModel(penalizer=0.001, time_unit="W").fit(cdnow)
+    converted = BTYDModel(penalizer=0.001, time_unit="W").fit(other)
+    np.testing.assert_allclose(
+        converted.spend_params_.to_numpy(),
+        dollars.spend_params_.to_numpy() * [1, 1, unit],
+        rtol=1e-9,
+    )
+    np.testing.assert_allclose(
+        converted.predict_clv(other, "1Y", discount_rate=0.1),
+        dollars.predict_clv(cdnow, "1Y", discount_rate=0.1) * unit,
+        rtol=1e-6,
+    )
+    # The density of monetary_value is in 1 / currency unit.
+    n = (cdnow["frequency"] > 0).sum()
+    assert converted.spend_log_likelihood_ == pytest.approx(
+        dollars.spend_log_likelihood_ - n * np.log(unit), rel=1e-12
+    )
+
+
 def test_undiscounted_single_period_clv_is_purchases_times_spend(cdnow, fitted):
     model = fitted["pareto"]
     clv = model.predict_clv(cdnow, 52, period=52)
@@ -340,6 +367,33 @@ def test_spend_without_repeat_purchases_raises_model_fit_error():
     )
     with pytest.raises(ModelFitError, match="spend=None"):
         BTYDModel(penalizer=0.01).fit(X)
+
+
+@pytest.mark.parametrize("unit", [1.0, 100.0])
+def test_spend_fit_error_advises_a_penalizer_that_works_in_any_currency(cdnow, unit):
+    # Every repeater spends the same: no heterogeneity, q and gamma run off to infinity.
+    same = cdnow.assign(monetary_value=np.where(cdnow["frequency"] > 0, 5.0 * unit, 0.0))
+    with pytest.raises(ModelFitError, match=r"Gamma-Gamma .*penalizer=0\.001.*spend=None"):
+        BTYDModel(time_unit="W").fit(same)
+    for penalizer in (0.001, 0.01):  # the advice, and the advice if needed
+        model = BTYDModel(penalizer=penalizer, time_unit="W").fit(same)
+        assert model.spend_params_["q"] > 1
+        assert np.isfinite(model.predict_clv(same, 52)[same["frequency"].notna()]).all()
+
+
+def test_heavy_tailed_spend_error_advises_what_works_and_not_the_penalizer(cdnow):
+    rng = np.random.default_rng(0)
+    x = np.maximum(cdnow["frequency"].to_numpy(), 1)
+    nu = rng.gamma(0.7, 1 / 5.0, len(cdnow))  # q = 0.7: the mean spend is infinite
+    heavy = cdnow.assign(
+        monetary_value=np.where(cdnow["frequency"] > 0, rng.gamma(2.0 * x, 1 / nu) / x, 0.0)
+    )
+    for penalizer in (0.0, 0.001, 0.01, 0.1):
+        with pytest.raises(ModelFitError, match=r"q = .* <= 1") as info:
+            BTYDModel(penalizer=penalizer, time_unit="W").fit(heavy)
+        assert "penalizer=" not in str(info.value)
+    assert "BTYDModel(spend=None)" in str(info.value)
+    assert BTYDModel(spend=None, time_unit="W").fit(heavy).params_.notna().all()
 
 
 @pytest.mark.parametrize("model", ["bgnbd", "pareto", "mbgnbd"])

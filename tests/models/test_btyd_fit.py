@@ -1,6 +1,6 @@
 """BTYDModel's own BG/NBD, MBG/NBD and Gamma-Gamma maximum likelihood: the objective equals
-lifetimes' at any point, its gradient equals finite differences, and the fit equals
-lifetimes' fit on CDNOW and on simulated customers."""
+lifetimes' at any point (Gamma-Gamma's on spend in units of its mean), its gradient equals
+finite differences, and the fit equals lifetimes' fit on CDNOW and on simulated customers."""
 
 from __future__ import annotations
 
@@ -77,13 +77,21 @@ def test_purchase_objective_equals_lifetimes_negative_log_likelihood(request, mo
         assert ours == pytest.approx(theirs + x.mean() * np.log(T.max()), rel=1e-12)
 
 
+def _mean_repeat_purchase(x: np.ndarray, m: np.ndarray) -> float:
+    return (x * m).sum() / x.sum()
+
+
 @pytest.mark.parametrize("data", ["cdnow", "simulated"])
 def test_spend_objective_equals_lifetimes_negative_log_likelihood(request, data):
     x, m = _repeaters(request.getfixturevalue(data))
     likelihood = btyd._GammaGammaLikelihood(x, m)
+    # The spends are fitted in units of the mean value of a repeat purchase.
+    scaled = m / _mean_repeat_purchase(x, m)
     for theta in (np.full(3, 0.1), np.array([1.8, 1.3, 2.7]), np.array([-0.5, 2.0, 0.3])):
         with lt.contained():
-            theirs = lt.GammaGammaFitter._negative_log_likelihood(theta, x, m, np.ones(len(x)), 0.0)
+            theirs = lt.GammaGammaFitter._negative_log_likelihood(
+                theta, x, scaled, np.ones(len(x)), 0.0
+            )
         assert likelihood(theta)[0] == pytest.approx(theirs, rel=1e-12)
 
 
@@ -174,6 +182,19 @@ def test_spend_fit_equals_lifetimes_fit(request, data):
     assert ours.spend_log_likelihood_ == pytest.approx(
         -len(x) * theirs._negative_log_likelihood_, rel=1e-6
     )
+
+
+@pytest.mark.parametrize("data", ["cdnow", "simulated"])
+def test_penalized_spend_fit_is_lifetimes_fit_in_units_of_the_mean_repeat_purchase(request, data):
+    """The penalty is on p, q and gamma / mean repeat purchase, all unitless; lifetimes'
+    GammaGammaFitter penalizes gamma in currency units."""
+    X = request.getfixturevalue(data)
+    x, m = _repeaters(X)
+    scale = _mean_repeat_purchase(x, m)
+    ours = BTYDModel(penalizer=0.01, time_unit="W").fit(X).spend_params_.to_numpy()
+    with lt.contained():
+        theirs = lt.GammaGammaFitter(penalizer_coef=0.01).fit(x, m / scale)
+    np.testing.assert_allclose(ours, theirs.params_.to_numpy() * [1, 1, scale], rtol=1e-5)
 
 
 def test_fit_recovers_the_simulated_parameters():
