@@ -12,6 +12,7 @@ import pandas as pd
 
 from cxml.data import Tables
 from cxml.data.engine import collect
+from cxml.data.sums import exact_sum
 from cxml.dates import shown
 from cxml.errors import SnapshotError
 from cxml.features import sources
@@ -83,7 +84,7 @@ def with_labels(
         .group_by("customer_id")
         .agg(
             nw.col("day").n_unique().alias("future_transactions"),
-            nw.col("value").sum().alias("future_value"),
+            exact_sum(nw.col("value")).alias("future_value"),
         )
     )
     frame = frame.join(outcome, on="customer_id", how="left")

@@ -10,6 +10,7 @@ import pandas as pd
 
 from cxml.data import CUSTOMERS, Tables
 from cxml.data.engine import collect
+from cxml.data.sums import exact_mean, exact_std, exact_sum
 from cxml.dates import shown
 from cxml.errors import DataValidationError, ParameterError, SnapshotError
 from cxml.features import sources
@@ -19,6 +20,10 @@ from cxml.features.spec import CUTOFF, LABELS, FeatureSpec, as_cutoff
 #: What the builders return: pandas (collected), the lazy narwhals frame, or the engine's
 #: own lazy frame (a Spark DataFrame or a DuckDB relation).
 Output: TypeAlias = Literal["pandas", "lazy", "native"]
+
+#: Aggregates computed exactly, so that a snapshot does not depend on the engine's order
+#: of addition (`cxml.data.sums`).
+EXACT = {"sum": exact_sum, "mean": exact_mean, "std": exact_std}
 
 
 def _aggregate(metric: Metric, ctx: Context) -> nw.Expr:
@@ -41,6 +46,8 @@ def _aggregate(metric: Metric, ctx: Context) -> nw.Expr:
     if metric.agg == "n_unique":
         # n_unique counts null as a value; rows filtered out by `cond` are null.
         expr = value.n_unique() - value.is_null().cast(nw.Int64).max()
+    elif metric.agg in EXACT:
+        expr = EXACT[metric.agg](value)
     else:
         expr = getattr(value, metric.agg)()
     return expr.alias(metric.name)

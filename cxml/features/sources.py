@@ -12,6 +12,7 @@ from collections.abc import Sequence
 import narwhals as nw
 
 from cxml.data import Tables
+from cxml.data.sums import exact_sum, on_grid
 
 EPOCH = dt.datetime(1970, 1, 1)
 _US_PER_DAY = 86_400_000_000
@@ -41,9 +42,10 @@ def to_days(moment: dt.datetime) -> float:
 
 
 def lines(tables: Tables, cutoff: dt.datetime) -> nw.LazyFrame:
-    """Transaction lines strictly before the cut-off, with `t`."""
+    """Transaction lines strictly before the cut-off, with `t`; amounts on the grid the
+    sums count in (`cxml.data.sums`), so an order's value is the same alone or summed."""
     return tables.transactions.filter(nw.col("timestamp") < cutoff).with_columns(
-        t=days_since_epoch("timestamp")
+        t=days_since_epoch("timestamp"), amount=on_grid(nw.col("amount"))
     )
 
 
@@ -65,7 +67,7 @@ def orders_of(purchases: nw.LazyFrame, keys: Sequence[str], first: str) -> nw.La
     grouped = (
         purchases.filter(~nw.col("order_id").is_null())
         .group_by(*keys, "order_id")
-        .agg(nw.col(first).min(), nw.col("amount").sum().alias("value"))
+        .agg(nw.col(first).min(), exact_sum(nw.col("amount")).alias("value"))
         .select(*keys, first, "value")
     )
     single = purchases.filter(nw.col("order_id").is_null()).select(*keys, first, value)
@@ -79,7 +81,7 @@ def days(tables: Tables, cutoff: dt.datetime) -> nw.LazyFrame:
         .filter(~nw.col("is_return"))
         .with_columns(day=nw.col("t").floor())
         .group_by("customer_id", "day")
-        .agg(nw.col("amount").sum())
+        .agg(exact_sum(nw.col("amount")).alias("amount"))
     )
     return daily.with_columns(gap=nw.col("day").diff().over("customer_id", order_by="day"))
 

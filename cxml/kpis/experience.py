@@ -9,6 +9,7 @@ from __future__ import annotations
 import narwhals as nw
 
 from cxml.data.engine import collect
+from cxml.data.sums import exact_sum
 from cxml.kpis.catalogue import names
 from cxml.kpis.inputs import Inputs, Measures, measure
 
@@ -36,24 +37,22 @@ def survey_and_support_kpis(inputs: Inputs) -> Measures:
     answered = ~value.is_null()
     fcr = nw.col("resolved_first_contact") if has_fcr else nw.lit(None, nw.Boolean)
     ticket = _is("support_ticket")
-    counts = collect(
+    c = collect(
         rows.group_by("segment", "period").agg(
             nps_answers=_count(_is("nps") & answered),
             promoters=_count(_is("nps") & (value >= 9)),
             detractors=_count(_is("nps") & (value <= 6)),
             csat_answers=_count(_is("csat") & answered),
             satisfied=_count(_is("csat") & (value >= 4)),
-            csat_sum=nw.when(_is("csat")).then(value).sum(),
+            csat_sum=exact_sum(nw.when(_is("csat")).then(value)),
             ces_answers=_count(_is("ces") & answered),
-            ces_sum=nw.when(_is("ces")).then(value).sum(),
+            ces_sum=exact_sum(nw.when(_is("ces")).then(value)),
             fcr_known=_count(ticket & ~fcr.is_null()),
             fcr_yes=_count(ticket & fcr),
             timed=_count(ticket & answered),
-            hours=nw.when(ticket).then(value).sum(),
+            hours=exact_sum(nw.when(ticket).then(value)),
         )
     )
-    # Sums over no answers are null in the engine; they are 0.
-    c = counts.fillna({"csat_sum": 0.0, "ces_sum": 0.0, "hours": 0.0})
     measures: Measures = {
         "nps": measure(c, c["promoters"] - c["detractors"], c["nps_answers"]),
         "csat_satisfied_share": measure(c, c["satisfied"], c["csat_answers"]),

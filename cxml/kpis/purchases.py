@@ -11,6 +11,7 @@ from __future__ import annotations
 import narwhals as nw
 
 from cxml.data.engine import collect
+from cxml.data.sums import exact_sum
 from cxml.features.sources import orders_of
 from cxml.kpis.catalogue import names
 from cxml.kpis.inputs import Inputs, Measures, measure
@@ -31,7 +32,7 @@ def customer_periods(inputs: Inputs) -> nw.LazyFrame | str:
     if isinstance(frame, str):
         return frame
     return frame.group_by("customer_id", "segment", "period").agg(
-        n_orders=nw.len(), revenue=nw.col("value").sum()
+        n_orders=nw.len(), revenue=exact_sum(nw.col("value"))
     )
 
 
@@ -52,7 +53,7 @@ def purchase_kpis(inputs: Inputs) -> Measures:
             returning=nw.when(nw.col("period") > nw.col("first")).then(1).count(),
             retained=nw.when(nw.col("previous") == nw.col("period") - 1).then(1).count(),
             orders=nw.col("n_orders").sum(),
-            revenue=nw.col("revenue").sum(),
+            revenue=exact_sum(nw.col("revenue")),
         )
     )
     # Churn compares a period with the one before: bring last period's buyers forward.

@@ -1,0 +1,53 @@
+"""Sums, means and standard deviations that do not depend on the order of addition.
+
+Engines add floating-point values in parallel, in an order that changes from run to run,
+so two builds of one snapshot could differ in the last bit, and LightGBM, which bins on
+exact values, would then fit another model. These aggregates round each value to a fixed
+decimal grid and add integers, which is exact in any order: the same data give the same
+bits, on DuckDB, Spark and pandas alike. A sum of amounts in cents is the decimal sum,
+e.g. 41.44 and not 41.439999999999998.
+"""
+
+from __future__ import annotations
+
+import narwhals as nw
+
+#: Sums and means count in millionths: a value is rounded by at most 5e-7, and a sum
+#: stays exact up to 2**63 millionths, about 9.2e12, per group.
+SUM_SCALE = 10**6
+#: Standard deviations square their values, so they count in thousandths: exact while the
+#: sum of squares stays below 2**63 millionths (e.g. a column of gaps in days adding up
+#: to less than 3 million days).
+STD_SCALE = 10**3
+
+
+def _units(value: nw.Expr, scale: int) -> nw.Expr:
+    """`value` in whole units of 1/scale, as 64-bit integers."""
+    return (value * scale).round(0).cast(nw.Int64)
+
+
+def on_grid(value: nw.Expr) -> nw.Expr:
+    """`value` rounded to millionths, as the sums count it; still a float."""
+    return (value * SUM_SCALE).round(0) / SUM_SCALE
+
+
+def exact_sum(value: nw.Expr) -> nw.Expr:
+    """The sum of `value` (0 without values), in millionths."""
+    return _units(value, SUM_SCALE).sum() / SUM_SCALE
+
+
+def exact_mean(value: nw.Expr) -> nw.Expr:
+    """The mean of the non-null values of `value` (null without values)."""
+    return nw.when(value.count() > 0).then(exact_sum(value) / value.count())
+
+
+def exact_std(value: nw.Expr) -> nw.Expr:
+    """The standard deviation of `value` with ddof=1 (null with fewer than two values)."""
+    units = _units(value, STD_SCALE)
+    n = value.count().cast(nw.Float64)
+    total = units.sum().cast(nw.Float64)
+    squares = (units * units).sum().cast(nw.Float64)
+    # n * sum(x^2) - sum(x)^2 >= 0; both terms are exact integers in common ranges.
+    spread = n * squares - total * total
+    variance = nw.when(spread > 0).then(spread).otherwise(0.0) / (n * (n - 1.0))
+    return nw.when(n > 1).then(variance.sqrt() / STD_SCALE)
