@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from cxml.datasets import load_cdnow
+from cxml.datasets import load_cdnow, make_synthetic
 from cxml.features import FeatureSpec, build_snapshot
 from cxml.models import BTYDModel, btyd
 from cxml.models import lifetimes_compat as lt
@@ -195,6 +195,37 @@ def test_penalized_spend_fit_is_lifetimes_fit_in_units_of_the_mean_repeat_purcha
     with lt.contained():
         theirs = lt.GammaGammaFitter(penalizer_coef=0.01).fit(x, m / scale)
     np.testing.assert_allclose(ours, theirs.params_.to_numpy() * [1, 1, scale], rtol=1e-5)
+
+
+def test_a_line_search_that_stalls_near_the_optimum_is_finished_by_newton_steps():
+    """L-BFGS-B stopped ABNORMAL at 3e-7 from the Gamma-Gamma optimum of this simulated
+    snapshot (largest gradient 1.5e-7, lifetimes' test 1e-7) and the fit was refused."""
+    tables, _ = make_synthetic(4000, seed=5)
+    X = build_snapshot(tables, "2023-04-01", FeatureSpec(time_unit="D", windows=(30,)))
+    x, m = _repeaters(X)
+    ours = BTYDModel().fit(X).spend_params_.to_numpy()
+    with lt.contained():
+        theirs = lt.GammaGammaFitter().fit(x, m)
+    np.testing.assert_allclose(ours, theirs.params_.to_numpy(), rtol=1e-5)
+
+
+def test_newton_steps_reach_a_minimum_and_stop_where_there_is_none():
+    def bowl(theta: np.ndarray) -> tuple[float, np.ndarray]:
+        shifted = theta - [1.0, -2.0]
+        return float(shifted @ shifted + shifted[0] ** 4), 2 * shifted + [4 * shifted[0] ** 3, 0]
+
+    start = np.array([1.001, -1.999])
+    theta, value, gradient = btyd._newton(bowl, start, *bowl(start))
+    np.testing.assert_allclose(theta, [1.0, -2.0], atol=1e-9)
+    assert np.max(np.abs(gradient)) <= 1e-7
+    assert value == pytest.approx(0.0, abs=1e-15)
+
+    def saddle(theta: np.ndarray) -> tuple[float, np.ndarray]:
+        return float(theta[0] ** 2 - theta[1] ** 2), np.array([2 * theta[0], -2 * theta[1]])
+
+    start = np.array([0.1, 0.1])
+    theta, *_ = btyd._newton(saddle, start, *saddle(start))
+    np.testing.assert_array_equal(theta, start)
 
 
 def test_fit_recovers_the_simulated_parameters():
