@@ -377,20 +377,20 @@ def score(
     quiet: bool = QuietOption,
 ) -> None:
     """Score every customer with a registered model: churn, CLV, segments and drivers, and
-    the action plan's columns when the config has an actions section."""
+    the action plan's columns when the config or the model has an actions section (the
+    config's, re-planned without retraining; else the model's)."""
     project, _ = _config(config, set_, quiet)
     _score_to(project, model, as_of, output or project.output.scores)
 
 
 def _score_to(project: Any, model_uri: str, as_of: str, output: str | Path) -> pd.DataFrame:
     """Score and write; `output` as given (Spark writes cluster paths such as s3://...)."""
-    from cxml.tracking import pipeline_of
     from cxml.tracking import score as score_with
 
     _check_output(Path(output), folder=project.engine == "spark")
     if project.engine == "spark":
         return _score_on_spark(project, model_uri, as_of, str(output))
-    model = _load_model(project, model_uri)
+    model = _load_model(project, model_uri, plan=True)
     tables = _tables(project)
     _warn_past_data(tables, "--as-of", as_of, INACTIVE)
     with _step(f"Scoring every customer at {as_of}"):
@@ -400,7 +400,7 @@ def _score_to(project: Any, model_uri: str, as_of: str, output: str | Path) -> p
     if "action_plan" in scores.attrs:
         from cxml.actions import ActionPlan
 
-        _print_plan(pipeline_of(model), ActionPlan.from_scores(scores))
+        _print_plan(ActionPlan.from_scores(scores))
     return scores
 
 
@@ -414,20 +414,18 @@ def _warn_past_data(tables: Any, option: str, day: str | None, consequence: str)
         )
 
 
-def _print_plan(pipeline: Any, plan: Any) -> None:
+def _print_plan(plan: Any) -> None:
     """The plan's summary, in the currency of the catalogue it was made with."""
-    console.print(f"Action plan:\n{plan.text(pipeline.actions.currency)}", highlight=False)
+    console.print(f"Action plan:\n{plan.text()}", highlight=False)
 
 
 def _score_on_spark(project: Any, model_uri: str, as_of: str, output: str) -> Any:
     """Features on Spark, scores through `mlflow.pyfunc.spark_udf`, Parquet written by Spark."""
     from cxml.spark import score_with_plan, write_parquet
-    from cxml.tracking import pipeline_of
 
     if Path(output).suffix.lower() != ".parquet":
         raise ParameterError(f"output {output!r}: with engine spark, scores are Parquet")
-    model = _load_model(project, model_uri)
-    pipeline = pipeline_of(model)
+    model = _load_model(project, model_uri, plan=True)
     tables = _tables(project)
     _warn_past_data(tables, "--as-of", as_of, INACTIVE)
     with _step(f"Scoring every customer at {as_of} on Spark"):
@@ -438,7 +436,7 @@ def _score_on_spark(project: Any, model_uri: str, as_of: str, output: str) -> An
     summary = scores.sparkSession.read.parquet(output)
     _print_scores(summary.select("risk_segment", "churn_probability", "clv"), output)
     if plan is not None:
-        _print_plan(pipeline, plan)
+        _print_plan(plan)
     return summary
 
 
@@ -549,7 +547,7 @@ def report(
     check_path(path)
     if as_of is not None and model is None:
         raise ParameterError("--as-of is the date the model scores at: give --model with it")
-    loaded = _load_model(project, model) if model is not None else None
+    loaded = _load_model(project, model, plan=True) if model is not None else None
     tables = _tables(project)
     pipeline, scores = _pipeline_and_scores(loaded, tables, as_of) if loaded else (None, None)
     with _step("Building the report"):
@@ -564,14 +562,20 @@ def report(
     console.print(f"Report ({path.stat().st_size / 1e6:.1f} MB) -> {path}", highlight=False)
 
 
-def _load_model(project: Any, uri: str) -> Any:
+def _load_model(project: Any, uri: str, *, plan: bool = False) -> Any:
     """The MLflow model at `uri`, with a warning when the config changed settings that the
-    model keeps from its training (they do not apply)."""
+    model keeps from its training (they do not apply).
+
+    With `plan`, the model plans with the config's action catalogue (its own when the
+    config has none): `Pipeline.with_actions` checks it against what the model learned and
+    against its columns now, before any data is read or output written.
+    """
     from cxml.tracking import load_model, pipeline_of
 
     with _step(f"Loading {uri}"):
         model = load_model(uri, project.mlflow.tracking_uri)
-    unlike = pipeline_of(model).settings_unlike(project)
+    pipeline = pipeline_of(model)
+    unlike = pipeline.settings_unlike(project)
     if unlike:
         errors.print(
             f"[yellow]warning:[/] {uri} keeps the settings it was trained with: the config's "
@@ -579,6 +583,9 @@ def _load_model(project: Any, uri: str) -> Any:
             "them",
             highlight=False,
         )
+    if plan and project.actions is not None:
+        # cxml.tracking.score and cxml.spark plan with the pipeline inside the loaded model.
+        model.unwrap_python_model().pipeline = pipeline.with_actions(project.actions)
     return model
 
 

@@ -6,8 +6,10 @@ in its arguments.
 
 from __future__ import annotations
 
+import copy
+import dataclasses
 import datetime as dt
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from typing import Any
 
 import narwhals as nw
@@ -25,7 +27,7 @@ from cxml.actions import (
     plan_actions,
     unlearned_report,
 )
-from cxml.actions.catalogue import contact_column
+from cxml.actions.catalogue import contact_column, replanning
 from cxml.actions.contacts import campaign_history, days_since_contact
 from cxml.actions.rules import Kind, Rule, RuleError
 from cxml.actions.value import check_columns
@@ -113,7 +115,8 @@ class Pipeline:
     risk_thresholds : (float, float), default=(0.3, 0.6)
         Churn probabilities at which the risk segment turns medium, then high.
     actions : Catalogue or None
-        The action catalogue: with it, scores carry the next-best action (PLAN_COLUMNS).
+        The action catalogue: with it, scores carry the next-best action (PLAN_COLUMNS). A
+        fitted pipeline plans with another one through `with_actions`.
     uplift_model : UpliftModel or None
         Template of the learner of the catalogue's learned effects (default ``UpliftModel()``).
 
@@ -130,6 +133,13 @@ class Pipeline:
         Every model and baseline on the holdout.
     input_example_ : pandas.DataFrame
         A few snapshot rows with a ``customer_id`` column: the pyfunc model's input example.
+    feature_kinds_ : dict
+        The kind of each feature column an eligibility rule may read ("number", "text",
+        "bool"), from the training frame: rules are checked against it, also when
+        re-planning.
+    trained_actions_ : Catalogue or None
+        The catalogue the pipeline was fitted with; `actions` differs from it after
+        `with_actions`.
     rules_ : dict
         Each action's parsed eligibility rule (with actions).
     uplift_ : UpliftModel or None
@@ -177,6 +187,9 @@ class Pipeline:
         defaults = {"actions": None, "uplift_model": None}
         if "churn_model_" in state:
             defaults |= {"uplift_": None, "uplift_report_": None, "rules_": {}, "plan_": None}
+            # Fitted before re-planning existed: the catalogue is the trained one, and rules
+            # are checked by column name (their kinds when they are evaluated).
+            defaults |= {"feature_kinds_": None, "trained_actions_": state.get("actions")}
         self.__dict__.update(defaults | state)
 
     @classmethod
@@ -190,6 +203,7 @@ class Pipeline:
             cutoffs,
             holdout=holdout,
             **_fixed_settings(config),
+            actions=config.actions,
             churn_model=ChurnModel(
                 calibration=models.churn.calibration, random_state=seed, **churn_settings
             ),
@@ -212,9 +226,10 @@ class Pipeline:
         )
 
     def settings_unlike(self, config: ProjectConfig) -> list[str]:
-        """The config keys whose values differ from those this pipeline was built with.
+        """The config keys of FIXED_SETTINGS whose values differ from this pipeline's.
         A fitted pipeline keeps its own (its models learned with them): scoring with a
-        config that changed them does not apply the change."""
+        config that changed them does not apply the change. The ``actions`` section is not
+        one of them: a fitted pipeline plans with it through `with_actions`."""
         return [
             FIXED_SETTINGS[name]
             for name, value in _fixed_settings(config).items()
@@ -319,7 +334,9 @@ class Pipeline:
                 f"cut-offs {[shown(s) for s in starts]}: nothing to learn. Check the "
                 "churn definition (horizon, event type) and the cut-offs."
             )
-        self.rules_ = {} if self.actions is None else self.actions.rules(self._rule_kinds(frame))
+        self.feature_kinds_ = column_kinds(frame[self.feature_columns_])
+        self.trained_actions_ = self.actions
+        self.rules_ = {} if self.actions is None else self.actions.rules(self._rule_kinds())
         self.churn_model_ = churn_template.fit(X[at_risk], churned)
         self.recency_model_ = RecencyBaseline().fit(X[at_risk], churned)
         self.clv_model_ = clv_template.fit(X, self._future_value(tables, frame))
@@ -372,9 +389,61 @@ class Pipeline:
         scores = self._scores(snapshot[self.feature_columns_], snapshot["cutoff"].iloc[0])
         self.plan_ = self._plan(self._planning_frame(snapshot, scores))
 
-    def _rule_kinds(self, frame: pd.DataFrame) -> dict[str, Kind]:
-        """The kind of every column an eligibility rule may name (features, scores, contacts)."""
-        return {**column_kinds(frame[self.feature_columns_]), **self._score_kinds()}
+    def _rule_kinds(self) -> Mapping[str, Kind] | list[str]:
+        """The kind of every column an eligibility rule may name (features, scores, contacts);
+        only the names for a pipeline fitted before the kinds were kept."""
+        if self.feature_kinds_ is None:
+            return [*self.feature_columns_, *self._score_kinds()]
+        return {**self.feature_kinds_, **self._score_kinds()}
+
+    def with_actions(self, actions: Catalogue | None) -> Pipeline:
+        """This fitted pipeline planning with another action catalogue, without refitting.
+
+        Planning settings may all change: budget, capacities, costs, eligibility rules,
+        channels, cool-downs, consent, the control group and its seed, the solver, the
+        contact events, assumed effects, and actions added or removed. What the models
+        learned may not (`cxml.actions.replanning`): an action with a learned effect must be
+        one the pipeline learned, from the same campaign, with the same ``uplift``
+        settings, and the currency is the trained catalogue's (an empty one takes it). The
+        rules and consent columns are checked against the model's columns here, before
+        anything is scored.
+
+        Parameters
+        ----------
+        actions : Catalogue or None
+            The catalogue to plan with; None: the one the pipeline was trained with.
+
+        Returns
+        -------
+        Pipeline
+            A copy sharing the fitted models and learned effects (this pipeline itself when
+            it plans with that catalogue already). Its plans say whether they were
+            re-planned (`ActionPlan.replanned`, ``attrs["action_plan"]["replanned"]``).
+
+        Raises
+        ------
+        CatalogueError
+            The catalogue changes a learned effect, the uplift settings or the currency:
+            train again.
+        RuleError
+            A rule is invalid for the model's columns, or a consent column is not one.
+        DataValidationError
+            A feature column is named like a contact column of a new channel.
+        """
+        if not hasattr(self, "churn_model_"):
+            raise NotFittedError("this Pipeline is not fitted yet; call fit first")
+        trained = self.trained_actions_
+        catalogue = trained if actions is None else replanning(actions, trained)
+        if catalogue == self.actions:
+            return self
+        replanned = copy.copy(self)
+        replanned.actions = catalogue
+        replanned.rules_ = {}
+        if catalogue is not None:
+            replanned._check_added_columns(self.feature_columns_)
+            replanned.rules_ = catalogue.rules(replanned._rule_kinds())
+            check_columns(catalogue, pd.Index([*self.feature_columns_, *replanned._score_kinds()]))
+        return replanned
 
     def _score_kinds(self) -> dict[str, Kind]:
         """The kinds of the scores and contact columns an eligibility rule may name."""
@@ -609,14 +678,28 @@ class Pipeline:
         return frame.select(gone.alias("gone"))["gone"].to_numpy()
 
     def _planning_frame(self, snapshot: pd.DataFrame, scores: pd.DataFrame) -> pd.DataFrame:
-        """What eligibility rules see: snapshot columns, scores and the contact recency."""
+        """What eligibility rules see: snapshot columns, scores and the contact recency.
+
+        A cool-down needs the contact recency of its channel (`snapshot` adds it): without
+        it, a RuleError rather than every customer counted as never contacted.
+        """
         assert self.actions is not None
+        for action in self.actions.catalogue:
+            column = contact_column(action.channel)
+            if self.actions.cooldown_days.get(action.channel) and column not in snapshot:
+                raise RuleError(
+                    action.name,
+                    None,
+                    None,
+                    f"channel {action.channel!r} has a cool-down, but the scoring input has "
+                    f"no {column!r} column (the days since the last contact; "
+                    "Pipeline.snapshot adds it). A registered model passes it on only for "
+                    "the channels of the catalogue it was trained with: train again to plan "
+                    "a cool-down on a new channel",
+                )
         frame = snapshot.drop(columns="cutoff", errors="ignore").copy()
         for column in scores.columns.drop("customer_id"):
             frame[column] = scores[column].to_numpy()
-        for channel in {a.channel for a in self.actions.catalogue}:
-            if contact_column(channel) not in frame.columns:
-                frame[contact_column(channel)] = np.nan
         return frame
 
     def _plan(self, frame: pd.DataFrame) -> ActionPlan:
@@ -624,7 +707,8 @@ class Pipeline:
         assert self.actions is not None
         rules: dict[str, Rule | None] = self.rules_
         values = action_values(frame, self.actions, rules, self.uplift_, self.feature_columns_)
-        return plan_actions(values, frame.index, self.actions, context=frame)
+        plan = plan_actions(values, frame.index, self.actions, context=frame)
+        return dataclasses.replace(plan, replanned=self.actions != self.trained_actions_)
 
     def _drivers(self, X: pd.DataFrame, names: pd.DataFrame, strengths: pd.DataFrame) -> np.ndarray:
         """The features that push each customer's churn risk up most, as readable text.
@@ -658,13 +742,14 @@ def _levels(values: np.ndarray, thresholds: tuple[float, float]) -> np.ndarray:
 
 
 #: Pipeline parameters a config sets that a fitted pipeline keeps -> their config keys.
+#: The action catalogue is not one: it is re-planned (`Pipeline.with_actions`), and what
+#: its models learned (learned effects, uplift settings) is checked there.
 FIXED_SETTINGS = {
     "horizon": "churn.horizon",
     "clv_horizon": "clv.horizon",
     "features": "features",
     "churn_event": "churn.definition/event_type",
     "discount_rate": "clv.discount_rate",
-    "actions": "actions",
 }
 
 
@@ -677,7 +762,6 @@ def _fixed_settings(config: ProjectConfig) -> dict[str, Any]:
         "features": config.features,
         "churn_event": config.churn.event_type if event else None,
         "discount_rate": config.clv.discount_rate,
-        "actions": config.actions,
     }
 
 

@@ -462,6 +462,110 @@ def test_interrupted_output_write_leaves_no_file_at_all(tmp_path: Path) -> None:
     assert list(tmp_path.iterdir()) == []  # the temporary file is gone too
 
 
+# --------------------------------------------------------------------------- score: re-planning
+
+
+@pytest.fixture(scope="module")
+def sample_model(run_cxml: RunCxml, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A folder whose MLflow store holds models:/cdnow@champion, trained by `cxml train` on
+    the CDNOW sample with configs/cdnow.yaml (budget 3,000 USD, all effects assumed)."""
+    folder = tmp_path_factory.mktemp("registered")
+    result = run_cxml("train", CDNOW_CONFIG, *SAMPLE, "--quiet", cwd=folder)
+    assert result.returncode == 0, result.stderr
+    return folder
+
+
+def score_sample(run_cxml: RunCxml, folder: Path, output: str, *args: str | Path):
+    """`cxml score` of the sample model at 1998-01-01 into `folder / output`."""
+    return run_cxml(
+        "score", CDNOW_CONFIG, *SAMPLE, "--model", "models:/cdnow@champion",
+        "--as-of", DEMO_AS_OF, "--output", output, *args, cwd=folder,
+    )  # fmt: skip
+
+
+def planned_spend(scores: pd.DataFrame) -> float:
+    costs = {"winback_email": 0.5, "discount_coupon": 4, "retention_call": 10}
+    return float(scores["planned_action"].astype(str).map(costs).fillna(0).sum())
+
+
+def test_score_replans_under_the_configs_budget_without_retraining(
+    run_cxml: RunCxml, sample_model: Path
+) -> None:
+    """`--set actions.budget=...` warned that it did not apply and planned with the trained
+    budget: a new budget took a new training."""
+    trained = score_sample(run_cxml, sample_model, "trained.parquet", "--quiet")
+    assert trained.returncode == 0, trained.stderr
+    assert trained.stderr == ""
+    result = score_sample(
+        run_cxml, sample_model, "budget.parquet", "--set", "actions.budget=400", "--quiet"
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stderr == ""  # no warning: the budget is the plan's, not the model's
+    before = pd.read_parquet(sample_model / "trained.parquet")
+    after = pd.read_parquet(sample_model / "budget.parquet")
+    assert planned_spend(before) > 400
+    assert 0 < planned_spend(after) <= 400
+    assert len(after) == SAMPLE_CUSTOMERS and after["customer_id"].is_unique
+    assert_frame_equal(after.iloc[:, :10], before.iloc[:, :10])  # the same scores
+    stored = after.attrs["action_plan"]
+    assert stored["replanned"] and stored["catalogue"]["budget"] == 400
+    assert not before.attrs["action_plan"]["replanned"]
+    out = one_line(result.stdout)
+    assert "of budget 400 USD" in out and "re-planned: with another action catalogue" in out
+
+
+def test_score_with_a_config_without_actions_plans_with_the_models_catalogue(
+    run_cxml: RunCxml, sample_model: Path
+) -> None:
+    """It warned that the config's (missing) actions section did not apply."""
+    import yaml
+
+    raw = yaml.safe_load(CDNOW_CONFIG.read_text())
+    del raw["actions"]
+    config = sample_model / "no_actions.yaml"
+    config.write_text(yaml.safe_dump(raw))
+    result = run_cxml(
+        "score", config, *SAMPLE, "--model", "models:/cdnow@champion", "--as-of", DEMO_AS_OF,
+        "--output", "no_actions.parquet", "--quiet", cwd=sample_model,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert result.stderr == ""
+    scores = pd.read_parquet(sample_model / "no_actions.parquet")
+    stored = scores.attrs["action_plan"]
+    assert stored["catalogue"]["budget"] == 3000 and not stored["replanned"]
+    assert "of budget 3,000 USD" in one_line(result.stdout)
+
+
+@pytest.mark.parametrize(
+    ("override", "fragments"),
+    [
+        (
+            "actions.catalogue[2].effect.learned=call_campaign",
+            (
+                "action 'retention_call': its effect is learned from campaign 'call_campaign'",
+                "it was trained without learned effects",
+                "train again",
+            ),
+        ),
+        (
+            "actions.catalogue[0].eligible=n_ordres > 1",
+            ("action 'winback_email'", "n_ordres"),
+        ),
+        ("actions.currency=EUR", ("actions.currency 'EUR' is not the model's 'USD'",)),
+    ],
+    ids=["learned-effect", "invalid-rule", "currency"],
+)
+def test_score_refuses_a_catalogue_the_model_cannot_plan_before_any_work(
+    run_cxml: RunCxml, sample_model: Path, override: str, fragments: tuple[str, ...]
+) -> None:
+    """A learned effect needs training; a rule is checked against the model's columns before
+    the tables are read or any output is written."""
+    result = score_sample(run_cxml, sample_model, "refused.parquet", "--set", override)
+    assert_bad_input(result, *fragments)
+    assert "Reading and validating the tables" not in result.stderr
+    assert not (sample_model / "refused.parquet").exists()
+
+
 # --------------------------------------------------------------------------- kpis and report
 
 

@@ -307,8 +307,9 @@ def test_a_pipeline_names_the_config_settings_that_differ_from_its_own() -> None
     pipeline = pickle.loads(pickle.dumps(Pipeline.from_config(config, tables)))
     assert pipeline.settings_unlike(config) == []
     changed = load_config(path, ["actions.budget=0", "churn.horizon=1M", "features.windows=[30]"])
-    # The CLV horizon follows the churn horizon when the config does not set it.
-    expected = ["churn.horizon", "clv.horizon", "features", "actions"]
+    # The CLV horizon follows the churn horizon when the config does not set it; the
+    # actions are planning settings, which scoring applies (Pipeline.with_actions).
+    expected = ["churn.horizon", "clv.horizon", "features"]
     assert pipeline.settings_unlike(changed) == expected
     event = load_config(path, ["churn.definition=event", "churn.event_type=cancellation"])
     assert pipeline.settings_unlike(event) == ["churn.definition/event_type"]

@@ -95,3 +95,47 @@ def test_customers_without_purchases_count_as_churned_for_the_btyd_baseline(
     )
     chart = fitted.evaluation_.figures["holdout_transactions_by_frequency"]
     assert chart.axes[0].get_lines()  # drawn from the buyers alone
+
+
+def test_a_pipeline_fitted_without_actions_plans_an_assumed_catalogue(
+    fitted: Pipeline, tables: Tables
+) -> None:
+    """Planning needs no refit: assumed effects apply to any fitted pipeline; a learned one
+    needs campaign history learned in training."""
+    from cxml.actions import PLAN_COLUMNS, ActionPlan, Catalogue, CatalogueError
+
+    catalogue = Catalogue.model_validate(
+        {
+            "budget": 50,
+            "cooldown_days": {"email": 14},
+            "catalogue": [
+                {"name": "mail", "channel": "email", "cost": 1, "effect": {"churn_reduction": 0.1}}
+            ],
+        }
+    )
+    scores = fitted.with_actions(catalogue).score(tables, HOLDOUT)
+    assert list(scores.columns[-len(PLAN_COLUMNS) :]) == list(PLAN_COLUMNS)
+    plan = ActionPlan.from_scores(scores)
+    assert plan.replanned and 0 < plan.totals["spend"] <= 50
+    assert fitted.actions is None and "action" not in fitted.score(tables, HOLDOUT)
+    mail = {**catalogue.catalogue[0].model_dump(), "effect": {"learned": "c1"}}
+    learned = Catalogue.model_validate({**catalogue.model_dump(), "catalogue": [mail]})
+    with pytest.raises(CatalogueError, match="trained without learned effects"):
+        fitted.with_actions(learned)
+
+
+def test_the_actions_section_is_not_a_setting_the_fitted_pipeline_keeps() -> None:
+    """A config with another budget warned that it did not apply: it does (re-planned)."""
+    import pickle
+
+    from cxml.config import load_config
+    from tests.conftest import ROOT
+
+    path = ROOT / "configs" / "synthetic_retail.yaml"
+    synthetic, _ = make_synthetic(300, seed=1)
+    pipeline = pickle.loads(pickle.dumps(Pipeline.from_config(load_config(path), synthetic)))
+    assert pipeline.actions == load_config(path).actions
+    changed = load_config(
+        path, ["actions.budget=0", "actions.catalogue[0].cost=1", "clv.discount_rate=0"]
+    )
+    assert pipeline.settings_unlike(changed) == ["clv.discount_rate"]

@@ -1,6 +1,13 @@
 """Next-best action: the catalogue, eligibility rules, learned uplift, values and the plan."""
 
-from cxml.actions.catalogue import NO_ACTION, Action, Catalogue, Effect
+from cxml.actions.catalogue import (
+    NO_ACTION,
+    Action,
+    Catalogue,
+    CatalogueError,
+    Effect,
+    replanning,
+)
 from cxml.actions.plan import PLAN_COLUMNS, ActionPlan, control_group, plan_actions
 from cxml.actions.rules import Rule, RuleError, column_kinds, parse_rule
 from cxml.actions.solver import Solution, SolverError, solve
@@ -14,6 +21,7 @@ __all__ = [
     "ActionPlan",
     "ActionValues",
     "Catalogue",
+    "CatalogueError",
     "Effect",
     "Rule",
     "RuleError",
@@ -27,6 +35,7 @@ __all__ = [
     "plan_actions",
     "qini",
     "qini_curve",
+    "replanning",
     "solve",
     "unlearned_report",
     "value_at_stake",

@@ -16,7 +16,9 @@ It is the ``actions`` section of a project configuration (see ``docs/actions.md`
           eligible: churn_probability > 0.4 and clv > 50
           effect: {learned: retention_call, churn_reduction: 0.2}
 
-"no_action" is always a candidate, at zero cost and zero value.
+"no_action" is always a candidate, at zero cost and zero value. A fitted model plans with
+another catalogue without retraining (`replanning`) as long as it keeps what the model
+learned: the learned effects and the uplift settings they were fitted with.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from cxml.actions.rules import Kind, Rule, parse_rule
+from cxml.errors import ConfigError
 from cxml.fields import Float, Int
 
 NO_ACTION = "no_action"
@@ -141,6 +144,73 @@ class Catalogue(_Section):
             else parse_rule(a.eligible, action=a.name, columns=columns)
             for a in self.catalogue
         }
+
+
+class CatalogueError(ConfigError):
+    """A catalogue cannot plan with a fitted model: it changes what the model learned (a
+    learned effect or the uplift settings) or the currency its values are in. The message
+    names the action or setting and says to train again."""
+
+
+def replanning(catalogue: Catalogue, trained: Catalogue | None) -> Catalogue:
+    """`catalogue` checked as the plan of a model trained with `trained` (None: without one).
+
+    The plan's settings may all change — budget, capacities, costs, rules, channels,
+    cool-downs, consent, control group, seed, solver, contact events, assumed effects, and
+    actions added or removed — but not what the model learned: an action with
+    ``effect.learned`` must be one whose effect the model learned, from the same campaign,
+    and then `uplift` must be the model's. The currency is that of the model's CLV, so it
+    may not change either; left empty, it is the model's.
+
+    Raises
+    ------
+    CatalogueError
+        A learned effect the model does not have (another campaign, a renamed action, an
+        action that was assumed), other uplift settings, or another currency.
+    """
+    learned = {} if trained is None else trained.learned
+    retrain = "learned effects are fitted by training: train again"
+    for action in catalogue.catalogue:
+        campaign = action.effect.learned
+        if campaign is None:
+            continue
+        if learned.get(action.name) is None:
+            known = (
+                f"it learned effects for {sorted(learned)} only"
+                if learned
+                else "it was trained without learned effects"
+            )
+            raise CatalogueError(
+                f"action {action.name!r}: its effect is learned from campaign {campaign!r}, "
+                f"but the model has no learned effect for this action ({known}); {retrain} "
+                "with this catalogue, or give the action an assumed effect"
+            )
+        if learned[action.name] != campaign:
+            raise CatalogueError(
+                f"action {action.name!r}: its effect is learned from campaign {campaign!r}, "
+                f"but the model learned it from campaign {learned[action.name]!r}; {retrain} "
+                "to learn from another campaign"
+            )
+    if trained is not None and catalogue.learned and catalogue.uplift != trained.uplift:
+        raise CatalogueError(
+            f"actions.uplift ({_settings(catalogue.uplift)}) differs from the settings the "
+            f"model's learned effects were fitted with ({_settings(trained.uplift)}); "
+            f"{retrain} to use these, or keep the model's"
+        )
+    if trained is None or not trained.currency or catalogue.currency == trained.currency:
+        return catalogue
+    if not catalogue.currency:
+        return catalogue.model_copy(update={"currency": trained.currency})
+    raise CatalogueError(
+        f"actions.currency {catalogue.currency!r} is not the model's {trained.currency!r}: "
+        f"the model's CLV, the value at stake, is in {trained.currency}, and costs must be "
+        f"too; give the costs in {trained.currency}, or train again on data in "
+        f"{catalogue.currency}"
+    )
+
+
+def _settings(section: BaseModel) -> str:
+    return ", ".join(f"{key} {value}" for key, value in section.model_dump().items())
 
 
 def contact_column(channel: str) -> str:

@@ -55,15 +55,30 @@ class ActionPlan:
         the method, the control-group size and the value withheld from it, and the customers
         out of reach (some action pays, but each such action costs more than the whole
         budget or has a capacity of 0). Treating no one is worth 0.
+    catalogue : Catalogue or None
+        The catalogue the plan was made with (None: a plan stored by an older cxml).
+    replanned : bool
+        Made with another catalogue than the one the model was trained with
+        (`Pipeline.with_actions`, e.g. the scoring configuration's).
     """
 
     assignments: pd.DataFrame
     summary: pd.DataFrame
     totals: dict[str, float | str | None]
+    catalogue: Catalogue | None = None
+    replanned: bool = False
 
     def to_dict(self) -> dict[str, Any]:
-        """Summary and totals as plain JSON-able values (what scores carry in ``attrs``)."""
-        return {"summary": self.summary.to_dict("records"), "totals": dict(self.totals)}
+        """Summary, totals and the catalogue as plain JSON-able values (what scores carry
+        in ``attrs``)."""
+        stored: dict[str, Any] = {
+            "summary": self.summary.to_dict("records"),
+            "totals": dict(self.totals),
+        }
+        if self.catalogue is not None:
+            stored["catalogue"] = self.catalogue.model_dump(mode="json")
+            stored["replanned"] = self.replanned
+        return stored
 
     @classmethod
     def from_scores(cls, scores: pd.DataFrame) -> ActionPlan:
@@ -73,12 +88,20 @@ class ActionPlan:
             raise ParameterError(
                 "these scores carry no action plan: score with an action catalogue configured"
             )
+        catalogue = stored.get("catalogue")  # absent from plans stored by older versions
         return cls(
-            scores[list(PLAN_COLUMNS)], pd.DataFrame(stored["summary"]), dict(stored["totals"])
+            scores[list(PLAN_COLUMNS)],
+            pd.DataFrame(stored["summary"]),
+            dict(stored["totals"]),
+            None if catalogue is None else Catalogue.model_validate(catalogue),
+            bool(stored.get("replanned", False)),
         )
 
-    def text(self, currency: str = "") -> str:
-        """The summary as a few lines for a terminal."""
+    def text(self, currency: str | None = None) -> str:
+        """The summary as a few lines for a terminal; amounts in `currency` (None: the
+        catalogue's)."""
+        if currency is None:
+            currency = "" if self.catalogue is None else self.catalogue.currency
         unit = f" {currency}" if currency else ""
         t = self.totals
         lines = [
@@ -101,6 +124,11 @@ class ActionPlan:
             f"treat everyone eligible: value {t['treat_all_value']:,.0f}{unit} at cost "
             f"{t['treat_all_cost']:,.0f}{unit}; treat no one: 0{unit}"
         )
+        if self.replanned:
+            lines.append(
+                "re-planned: with another action catalogue than the model was trained with "
+                "(its learned effects kept)"
+            )
         return "\n".join(lines)
 
 
@@ -175,6 +203,7 @@ def plan_actions(
         assignments,
         _summary(assignments, values, chosen, control),
         _totals(values, solution, chosen, drawn, planned_value, stuck, catalogue),
+        catalogue,
     )
 
 
