@@ -40,7 +40,12 @@ class Evaluation:
     def metric(self, model: str, metric: str) -> float:
         """One figure of the table, e.g. ``metric("churn_model", "roc_auc")``."""
         rows = self.table[(self.table["model"] == model) & (self.table["metric"] == metric)]
-        if len(rows) != 1:
+        if len(rows) > 1:
+            raise ParameterError(
+                f"metric {metric!r} of model {model!r} is ambiguous: the tasks "
+                f"{sorted(rows['task'])} each have a model of that name"
+            )
+        if rows.empty:
             raise ParameterError(f"no metric {metric!r} for a model {model!r} in this evaluation")
         return float(rows["value"].iloc[0])
 
