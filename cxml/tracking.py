@@ -334,20 +334,28 @@ def score(
 ) -> pd.DataFrame:
     """Scores through the pyfunc model for every customer first seen before `as_of`.
 
-    With `close`, the tables' engine is closed once the snapshot is built, so that its
-    memory is free while the models predict.
+    The action plan is made outside the pyfunc model, on the whole snapshot: the model's
+    input schema would drop the contact recency of a channel that a re-planned catalogue
+    (`Pipeline.with_actions`) added. With `close`, the tables' engine is closed once the
+    snapshot is built, so that its memory is free while the models predict.
     """
-    snapshot = pipeline_of(model).snapshot(tables, as_of)
+    pipeline = pipeline_of(model)
+    snapshot = pipeline.snapshot(tables, as_of)
     if close:
         tables.close()
-    rows = _conform(model_input(snapshot), model.metadata.get_input_schema())
+    schema = model.metadata.get_input_schema()
+    rows = _conform(model_input(snapshot), schema)
+    inputs = rows if schema is None else rows[rows.columns.intersection(schema.input_names())]
     try:
-        return model.predict(rows)
+        scores = model.predict(inputs, params={"plan": False})
     except mlflow.exceptions.MlflowException as exc:  # its message holds the whole frame
         reason = exc.message.rsplit("Error: ", 1)[-1].strip()
         raise TrackingError(
             f"the scoring data do not fit the model's input schema: {reason}"
         ) from None
+    if pipeline.actions is None:
+        return scores
+    return pipeline.with_plan(snapshot_of(rows), scores)
 
 
 #: Signature types an integer id column has (from Parquet or pandas ids).

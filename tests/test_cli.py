@@ -688,3 +688,50 @@ def test_report_refuses_an_unwritable_path_before_any_work(
     result = run_cxml("report", CDNOW_CONFIG, *absent, "--output", "folder.html", cwd=tmp_path)
     assert_bad_input(result, "report 'folder.html' is a folder; give a file name")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["afile.csv", "folder.html"]
+
+
+def test_score_replans_a_cool_down_on_a_channel_the_model_was_not_trained_with(
+    run_cxml: RunCxml, tmp_path: Path
+) -> None:
+    """The registered model's input schema dropped the contact recency of a channel that
+    only the scoring config's catalogue has, and planning stopped with a RuleError."""
+    import yaml
+
+    small = ("--set", "data.dataset.customers=1500", "--set", "training.cutoffs.count=2")
+    retail = ROOT / "configs" / "synthetic_retail.yaml"
+    trained = run_cxml("train", retail, *small, "--quiet", cwd=tmp_path)
+    assert trained.returncode == 0, trained.stderr
+    raw = yaml.safe_load(retail.read_text())
+    actions = raw["actions"]
+    actions["contact_events"] = [*actions["contact_events"], "support_ticket"]
+    actions["cooldown_days"]["chat"] = 60
+    actions["catalogue"].append(
+        {"name": "chat_checkin", "channel": "chat", "cost": 0.1, "effect": {"value": 5}}
+    )
+    config = tmp_path / "chat.yaml"
+    config.write_text(yaml.safe_dump(raw))
+    as_of = "2024-01-01"
+    result = run_cxml(
+        "score", config, *small, "--model", "models:/synthetic_retail@champion",
+        "--as-of", as_of, "--output", "chat.parquet", "--quiet", cwd=tmp_path,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert result.stderr == ""  # nor MLflow's warning that it ignores an input column
+    scores = pd.read_parquet(tmp_path / "chat.parquet")
+    assert scores["customer_id"].is_unique
+    assert scores.attrs["action_plan"]["replanned"]
+    # Independently: who was contacted on chat in the 60 days before the score date.
+    from cxml.config import load_tables
+
+    lines = load_tables(load_config(config, list(small[1::2]))).to_pandas("interactions")
+    chat = lines[
+        (lines["channel"] == "chat")
+        & lines["event_type"].isin(actions["contact_events"])
+        & (lines["timestamp"] < as_of)
+    ]
+    recent = set(
+        chat.loc[chat["timestamp"] >= pd.Timestamp(as_of) - pd.Timedelta(days=60), "customer_id"]
+    )
+    chosen = scores.loc[scores["planned_action"].astype(str) == "chat_checkin", "customer_id"]
+    assert len(recent) > 0 and len(chosen) > 0
+    assert not recent & set(chosen)
