@@ -67,9 +67,10 @@ def normalized_gini(y_true: ArrayLike, y_pred: ArrayLike) -> float:
 def decile_table(y_true: ArrayLike, y_pred: ArrayLike, n: int = DECILES) -> pd.DataFrame:
     """Customers split into `n` equal-count groups by predicted value, with means and sums.
 
-    Group 1 holds the highest predictions. Customers are ranked by descending prediction
-    with a stable sort (ties keep their input order); when the count does not divide
-    evenly the first groups get one customer more.
+    Group 1 holds the highest predictions; when the count does not divide evenly the first
+    groups get one customer more. Customers with tied predictions may fall on both sides of
+    a group boundary: each then counts with the mean actual value of its ties, the average
+    over every order of the ties (as lift and the Gini do), so row order changes nothing.
 
     Returns
     -------
@@ -82,7 +83,12 @@ def decile_table(y_true: ArrayLike, y_pred: ArrayLike, n: int = DECILES) -> pd.D
         raise ParameterError(f"n must be a positive integer, got {n!r}")
     if len(y) < n:
         raise ParameterError(f"{n} groups need at least {n} customers, got {len(y)}")
-    groups = np.array_split(_top_order(f), n)
+    order = _top_order(f)
+    f, y = f[order], y[order]
+    starts = np.flatnonzero(np.r_[True, f[1:] != f[:-1]])
+    sizes = np.diff(np.r_[starts, len(f)])
+    y = np.repeat(np.add.reduceat(y, starts) / sizes, sizes)
+    groups = np.array_split(np.arange(len(f)), n)
     return pd.DataFrame(
         {
             "decile": np.arange(1, n + 1),

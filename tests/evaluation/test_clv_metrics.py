@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import math
 import warnings
 
@@ -197,9 +198,30 @@ def test_decile_table_uneven_counts_give_first_deciles_one_more(values):
     assert (np.diff(table["mean_predicted"]) <= 0).all()
 
 
-def test_decile_table_tied_predictions_keep_input_order():
+def test_decile_table_averages_over_every_order_of_tied_predictions():
+    """Ties were split by row order: a constant prediction put the first rows' actual
+    values in decile 1."""
     table = decile_table(list(range(10)), [1.0] * 10, n=5)
-    assert table["mean_actual"].tolist() == [0.5, 2.5, 4.5, 6.5, 8.5]
+    assert table["mean_actual"].tolist() == [4.5] * 5
+    predicted = np.array([3.0, 2.0, 2.0, 2.0, 1.0, 1.0])
+    actual = np.array([5.0, 0.0, 1.0, 8.0, 2.0, 4.0])
+    orders = list(itertools.permutations(range(6)))
+    brute = []
+    for perm in orders:  # every row order, of which the ties' orders are what differs
+        p = list(perm)
+        brute.append(decile_table_by_row_order(actual[p], predicted[p], 4))
+    expected = np.mean(brute, axis=0)
+    for perm in orders[:: len(orders) // 7]:
+        p = list(perm)
+        table = decile_table(actual[p], predicted[p], n=4)
+        np.testing.assert_allclose(table["mean_actual"], expected, rtol=1e-12)
+    assert decile_table(actual, predicted, n=4)["sum_actual"].sum() == actual.sum()
+
+
+def decile_table_by_row_order(actual: np.ndarray, predicted: np.ndarray, n: int) -> list[float]:
+    """Mean actual value per group, ties in row order (a stable descending sort)."""
+    ranked = actual[np.argsort(-predicted, kind="stable")]
+    return [float(g.mean()) for g in np.array_split(ranked, n)]
 
 
 def test_decile_mape_equals_explicit_loop_and_skips_zero_actual_deciles():
