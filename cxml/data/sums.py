@@ -12,8 +12,10 @@ from __future__ import annotations
 
 import narwhals as nw
 
-#: Sums and means count in millionths: a value is rounded by at most 5e-7, and a sum
-#: stays exact up to 2**63 millionths, about 9.2e12, per group.
+#: Sums and means count in millionths: a value is rounded by at most 5e-7. Whole units and
+#: millionths are added apart, as 64-bit integers, which cannot overflow below a sum of
+#: 9.2e18 (of fewer than 9.2e12 values). The result is the float nearest the decimal sum
+#: up to 9e9, and the same bits in any order beyond.
 SUM_SCALE = 10**6
 #: Standard deviations square their values, so they count in thousandths: exact while the
 #: sum of squares stays below 2**63 millionths (e.g. a column of gaps in days adding up
@@ -33,7 +35,10 @@ def on_grid(value: nw.Expr) -> nw.Expr:
 
 def exact_sum(value: nw.Expr) -> nw.Expr:
     """The sum of `value` (0 without values), in millionths."""
-    return _units(value, SUM_SCALE).sum() / SUM_SCALE
+    whole = value.floor()
+    units = whole.cast(nw.Int64).sum().cast(nw.Float64)
+    millionths = _units(value - whole, SUM_SCALE).sum().cast(nw.Float64)
+    return (units * SUM_SCALE + millionths) / SUM_SCALE
 
 
 def exact_mean(value: nw.Expr) -> nw.Expr:

@@ -9,6 +9,7 @@ tables, snapshots and local scores shared between tests, and one small model.
 from __future__ import annotations
 
 import copy
+import datetime
 import json
 import os
 from collections.abc import Iterator
@@ -582,3 +583,20 @@ def test_a_python_worker_error_is_reported_by_its_last_line() -> None:
     assert _cause(worker) == (
         "mlflow.exceptions.MlflowException: Incompatible input types for column customer_id."
     )
+
+
+def test_the_dataset_fingerprint_of_large_totals_is_exact_on_spark(spark: Any) -> None:
+    """The sum of amounts in millionths overflowed 64 bits past 9.2e12 (Spark's ANSI mode
+    fails the job): a table of a few million large orders could not be logged."""
+    from cxml.tracking import fingerprint
+
+    def digest(amounts: list[float]) -> str:
+        frame = spark.createDataFrame(
+            [(i, datetime.datetime(2023, 1, 1), a) for i, a in enumerate(amounts)],
+            "customer_id long, timestamp timestamp_ntz, amount double",
+        )
+        return fingerprint(nw.from_native(frame).lazy())[1]
+
+    large = [6e12, 6e12, 0.25]
+    assert digest(large) == digest(large[::-1])
+    assert digest(large) != digest([6e12, 6e12, 0.26])
