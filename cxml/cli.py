@@ -547,7 +547,7 @@ def report(
     check_path(path)
     if as_of is not None and model is None:
         raise ParameterError("--as-of is the date the model scores at: give --model with it")
-    loaded = _load_model(project, model, plan=True) if model is not None else None
+    loaded = _load_model(project, model) if model is not None else None
     tables = _tables(project)
     pipeline, scores = _pipeline_and_scores(loaded, tables, as_of) if loaded else (None, None)
     with _step("Building the report"):

@@ -396,7 +396,7 @@ class Pipeline:
             return [*self.feature_columns_, *self._score_kinds()]
         return {**self.feature_kinds_, **self._score_kinds()}
 
-    def with_actions(self, actions: Catalogue | None) -> Pipeline:
+    def with_actions(self, actions: Catalogue | Mapping[str, Any] | None) -> Pipeline:
         """This fitted pipeline planning with another action catalogue, without refitting.
 
         Planning settings may all change: budget, capacities, costs, eligibility rules,
@@ -410,8 +410,9 @@ class Pipeline:
 
         Parameters
         ----------
-        actions : Catalogue or None
-            The catalogue to plan with; None: the one the pipeline was trained with.
+        actions : Catalogue, mapping or None
+            The catalogue to plan with (a mapping: as the config's ``actions`` section);
+            None: the one the pipeline was trained with.
 
         Returns
         -------
@@ -432,6 +433,12 @@ class Pipeline:
         """
         if not hasattr(self, "churn_model_"):
             raise NotFittedError("this Pipeline is not fitted yet; call fit first")
+        if isinstance(actions, Mapping):
+            actions = Catalogue.model_validate(actions)
+        elif not isinstance(actions, Catalogue | None):
+            raise ParameterError(
+                f"actions must be a Catalogue, a mapping or None, got {type(actions).__name__}"
+            )
         trained = self.trained_actions_
         catalogue = trained if actions is None else replanning(actions, trained)
         if catalogue == self.actions:

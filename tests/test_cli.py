@@ -514,6 +514,19 @@ def test_score_replans_under_the_configs_budget_without_retraining(
     assert "of budget 400 USD" in out and "re-planned: with another action catalogue" in out
 
 
+def test_report_with_a_model_does_not_plan_so_a_scoring_catalogue_cannot_stop_it(
+    run_cxml: RunCxml, sample_model: Path
+) -> None:
+    """The report has no action plan, yet `report --model` re-planned with the config's
+    catalogue and failed on it (another currency: exit 2, no report)."""
+    result = run_cxml(
+        "report", CDNOW_CONFIG, *SAMPLE, "--model", "models:/cdnow@champion",
+        "--set", "actions.currency=GBP", "--output", "gbp.html", "--quiet", cwd=sample_model,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert 'id="segments"' in (sample_model / "gbp.html").read_text()
+
+
 def test_score_with_a_config_without_actions_plans_with_the_models_catalogue(
     run_cxml: RunCxml, sample_model: Path
 ) -> None:

@@ -34,6 +34,8 @@ from cxml.errors import ConfigError
 from cxml.fields import Float, Int
 
 NO_ACTION = "no_action"
+#: The plan summary's row of the customers held out as the control group.
+CONTROL = "control"
 #: Interaction event types that count as the firm contacting a customer (cool-down).
 CONTACT_EVENTS = ("campaign_contact", "email_sent")
 
@@ -71,8 +73,8 @@ class Action(_Section):
     """One action of the catalogue."""
 
     name: str
-    channel: str
-    cost: Float = Field(ge=0, allow_inf_nan=False)
+    channel: str = Field(min_length=1)
+    cost: Float = Field(ge=0)
     capacity: Int | None = Field(None, ge=0)
     eligible: str | None = None
     effect: Effect
@@ -84,6 +86,8 @@ class Action(_Section):
             raise ValueError("must be a letter then letters, digits or '_'")
         if value == NO_ACTION:
             raise ValueError(f"{NO_ACTION!r} is always a candidate; do not declare it")
+        if value == CONTROL:
+            raise ValueError(f"{CONTROL!r} names the control group in plan summaries")
         return value
 
 
@@ -99,7 +103,7 @@ class Catalogue(_Section):
     """The ``actions`` section: the actions and the rules every plan obeys."""
 
     catalogue: list[Action] = Field(min_length=1)
-    budget: Float | None = Field(None, ge=0, allow_inf_nan=False)
+    budget: Float | None = Field(None, ge=0)
     currency: str = ""
     control_share: Float = Field(0.05, ge=0, lt=1)
     seed: Int = 0
@@ -160,7 +164,7 @@ def replanning(catalogue: Catalogue, trained: Catalogue | None) -> Catalogue:
     actions added or removed — but not what the model learned: an action with
     ``effect.learned`` must be one whose effect the model learned, from the same campaign,
     and then `uplift` must be the model's. The currency is that of the model's CLV, so it
-    may not change either; left empty, it is the model's.
+    may not change either; left empty (or spelled in other case), it is the model's.
 
     Raises
     ------
@@ -199,7 +203,7 @@ def replanning(catalogue: Catalogue, trained: Catalogue | None) -> Catalogue:
         )
     if trained is None or not trained.currency or catalogue.currency == trained.currency:
         return catalogue
-    if not catalogue.currency:
+    if catalogue.currency.casefold() in ("", trained.currency.casefold()):
         return catalogue.model_copy(update={"currency": trained.currency})
     raise CatalogueError(
         f"actions.currency {catalogue.currency!r} is not the model's {trained.currency!r}: "

@@ -18,13 +18,12 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from cxml.actions.catalogue import NO_ACTION, Catalogue
+from cxml.actions.catalogue import CONTROL, NO_ACTION, Catalogue
 from cxml.actions.solver import Solution, out_of_reach, solve
 from cxml.actions.value import ActionValues
 from cxml.errors import ParameterError
 
 #: The summary row of the control group: customers whose planned action is withheld.
-CONTROL = "control"
 NONE_ALLOWED = " -> no_action: no action allowed (eligibility, consent or cool-down)"
 PLAN_COLUMNS = (
     "action",
@@ -127,7 +126,7 @@ class ActionPlan:
         if self.replanned:
             lines.append(
                 "re-planned: with another action catalogue than the model was trained with "
-                "(its learned effects kept)"
+                "(the model's learned effects, if any, kept)"
             )
         return "\n".join(lines)
 

@@ -37,6 +37,8 @@ MAX_EXAMPLES = 5
 QUIET_DAYS = 7
 #: A silence at the end of the transactions this unlikely at their recent rate is no chance.
 SILENCE_CHANCE = 1e-3
+#: Largest amount in size: sums count millionths in 64-bit integers (`cxml.data.sums`).
+AMOUNT_LIMIT = 1e15
 
 
 class DataQualityWarning(UserWarning):
@@ -158,6 +160,13 @@ RULES: tuple[Rule, ...] = (
         "amounts must be finite numbers (no null, NaN or inf)",
         lambda _: nw.col("amount").is_null() | _not_finite("amount"),
         "drop these rows or fill in the amount",
+    ),
+    Rule(
+        ("transactions",),
+        "amount",
+        f"amounts must be below {AMOUNT_LIMIT:.0e} in size (they are added exactly, in millionths)",
+        lambda _: nw.col("amount").abs() >= AMOUNT_LIMIT,
+        "check the amount column's unit and parsing: no sale is worth that much",
     ),
     Rule(
         ("transactions",),

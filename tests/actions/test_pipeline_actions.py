@@ -16,6 +16,7 @@ from cxml.actions import (
 )
 from cxml.data import Tables
 from cxml.datasets import make_synthetic
+from cxml.errors import ParameterError
 from cxml.features import FeatureSpec
 from cxml.pipeline import SCORE_COLUMNS, Pipeline
 
@@ -363,3 +364,13 @@ def test_a_cool_down_without_contact_recency_is_an_error_not_skipped(fitted) -> 
     pipeline, snapshot, _ = fitted
     with pytest.raises(RuleError, match=r"discount_email.*'days_since_contact_email'"):
         pipeline.score_snapshot(snapshot.drop(columns="days_since_contact_email"))
+
+
+def test_replanning_takes_the_catalogue_as_a_mapping_and_refuses_other_types(fitted) -> None:
+    """A dict, as written in the config, raised AttributeError: 'dict' has no 'catalogue'."""
+    pipeline, snapshot, _ = fitted
+    as_mapping = replanned(budget=300).model_dump()
+    scores = pipeline.with_actions(as_mapping).score_snapshot(snapshot)
+    assert ActionPlan.from_scores(scores).totals["budget"] == 300
+    with pytest.raises(ParameterError, match="actions must be a Catalogue, a mapping or None"):
+        pipeline.with_actions(as_mapping["catalogue"])

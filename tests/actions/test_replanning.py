@@ -3,8 +3,11 @@ not (what the model learned), and the plan's record of the catalogue it was made
 
 from __future__ import annotations
 
+import math
+
 import pandas as pd
 import pytest
+from pydantic import ValidationError
 
 from cxml.actions import (
     ActionPlan,
@@ -147,3 +150,28 @@ def test_a_plan_stored_without_its_catalogue_still_reads() -> None:
     restored = ActionPlan.from_scores(scores)
     assert restored.catalogue is None and not restored.replanned
     assert "of budget 1,000 EUR" in restored.text("EUR")
+
+
+def test_a_currency_in_other_case_is_the_models() -> None:
+    """ "eur" against a model in "EUR" was refused, saying to train again on data in eur."""
+    assert replanning(catalogue(currency="eur"), catalogue()).currency == "EUR"
+
+
+@pytest.mark.parametrize(
+    ("changes", "location"),
+    [
+        ({"catalogue": [action("mail", effect={"value": math.nan})]}, "catalogue.0.effect.value"),
+        ({"catalogue": [action("mail", effect={"value": math.inf})]}, "catalogue.0.effect.value"),
+        ({"cooldown_days": {"email": math.nan}}, "cooldown_days.email"),
+        ({"catalogue": [action("control")]}, "catalogue.0.name"),
+        ({"catalogue": [action("mail", channel="")]}, "catalogue.0.channel"),
+    ],
+    ids=["nan-value", "inf-value", "nan-cool-down", "named-control", "no-channel"],
+)
+def test_a_catalogue_the_plan_cannot_use_is_refused(changes: dict, location: str) -> None:
+    """A NaN value dropped the action with a false reason, inf crashed the plan, a NaN
+    cool-down was no cool-down, an action named "control" shared the control group's
+    summary row, and channel "" made a column "days_since_contact_"."""
+    with pytest.raises(ValidationError) as caught:
+        catalogue(**changes)
+    assert location in str(caught.value)

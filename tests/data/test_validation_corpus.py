@@ -366,6 +366,15 @@ CASES: list[Case] = [
         "inf",
     ),
     Case(
+        "amount_too_large_to_add_exactly",
+        lambda p: {"transactions": tx(amount=[10.0, 1e19, 30.0])},
+        DataValidationError,
+        "transactions",
+        "amount",
+        "amounts must be below 1e+15 in size (they are added exactly, in millionths)",
+        "1.000000e+19",
+    ),
+    Case(
         "all_null_amounts",
         lambda p: {"transactions": tx(amount=[None, None, None])},
         DataValidationError,
