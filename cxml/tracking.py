@@ -37,7 +37,7 @@ from cxml.config import ProjectConfig, flatten, load_training_tables, to_yaml
 from cxml.data import Tables
 from cxml.data.engine import collect
 from cxml.data.flags import as_flags
-from cxml.data.sums import exact_sum
+from cxml.data.sums import exact_total
 from cxml.errors import CxmlError, DataValidationError
 from cxml.pipeline import Pipeline
 from cxml.report import build_report
@@ -117,7 +117,7 @@ def fingerprint(frame: nw.LazyFrame) -> tuple[int, str]:
     if "timestamp" in schema:
         aggregates += [nw.col("timestamp").min().alias("first"), nw.col("timestamp").max()]
     if "amount" in schema:
-        aggregates.append(exact_sum(nw.col("amount")).alias("amount"))
+        aggregates.append(exact_total(nw.col("amount")).alias("amount"))
     summary = collect(frame.select(*aggregates)).iloc[0]
     digest = hashlib.sha256(repr(summary.to_dict()).encode()).hexdigest()[:16]
     return int(summary["rows"]), digest

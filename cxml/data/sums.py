@@ -3,8 +3,8 @@
 Engines add floating-point values in parallel, in an order that changes from run to run,
 so two builds of one snapshot could differ in the last bit, and LightGBM, which bins on
 exact values, would then fit another model. These aggregates round each value to a fixed
-decimal grid and add integers, which is exact in any order: the same data give the same
-bits, on DuckDB, Spark and pandas alike. A sum of amounts in cents is the decimal sum,
+decimal grid and add whole numbers, which is exact in any order: the same data give the
+same bits, on DuckDB, Spark and pandas alike. A sum of amounts in cents is the decimal sum,
 e.g. 41.44 and not 41.439999999999998.
 """
 
@@ -12,10 +12,7 @@ from __future__ import annotations
 
 import narwhals as nw
 
-#: Sums and means count in millionths: a value is rounded by at most 5e-7. Whole units and
-#: millionths are added apart, as 64-bit integers, which cannot overflow below a sum of
-#: 9.2e18 (of fewer than 9.2e12 values). The result is the float nearest the decimal sum
-#: up to 9e9, and the same bits in any order beyond.
+#: Sums and means count in millionths: a value is rounded by at most 5e-7.
 SUM_SCALE = 10**6
 #: Standard deviations square their values, so they count in thousandths: exact while the
 #: sum of squares stays below 2**63 millionths (e.g. a column of gaps in days adding up
@@ -34,7 +31,18 @@ def on_grid(value: nw.Expr) -> nw.Expr:
 
 
 def exact_sum(value: nw.Expr) -> nw.Expr:
-    """The sum of `value` (0 without values), in millionths."""
+    """The sum of `value` (0 without values), in millionths, for a customer's rows.
+
+    The millionths are whole floats, which the engines add fast and exactly while the sum
+    stays below 2**53 millionths (about 9e9); the result is then the float nearest the
+    decimal sum. Larger sums, e.g. over a whole table, take `exact_total`.
+    """
+    return (value * SUM_SCALE).round(0).sum() / SUM_SCALE
+
+
+def exact_total(value: nw.Expr) -> nw.Expr:
+    """`exact_sum` for sums of any size: whole units and millionths are added apart, as
+    64-bit integers, which cannot overflow below 9.2e18 (of fewer than 9.2e12 values)."""
     whole = value.floor()
     units = whole.cast(nw.Int64).sum().cast(nw.Float64)
     millionths = _units(value - whole, SUM_SCALE).sum().cast(nw.Float64)

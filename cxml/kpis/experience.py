@@ -9,7 +9,7 @@ from __future__ import annotations
 import narwhals as nw
 
 from cxml.data.engine import collect
-from cxml.data.sums import exact_sum
+from cxml.data.sums import exact_total
 from cxml.kpis.catalogue import names
 from cxml.kpis.inputs import Inputs, Measures, measure
 
@@ -44,13 +44,13 @@ def survey_and_support_kpis(inputs: Inputs) -> Measures:
             detractors=_count(_is("nps") & (value <= 6)),
             csat_answers=_count(_is("csat") & answered),
             satisfied=_count(_is("csat") & (value >= 4)),
-            csat_sum=exact_sum(nw.when(_is("csat")).then(value)),
+            csat_sum=exact_total(nw.when(_is("csat")).then(value)),
             ces_answers=_count(_is("ces") & answered),
-            ces_sum=exact_sum(nw.when(_is("ces")).then(value)),
+            ces_sum=exact_total(nw.when(_is("ces")).then(value)),
             fcr_known=_count(ticket & ~fcr.is_null()),
             fcr_yes=_count(ticket & fcr),
             timed=_count(ticket & answered),
-            hours=exact_sum(nw.when(ticket).then(value)),
+            hours=exact_total(nw.when(ticket).then(value)),
         )
     )
     measures: Measures = {

@@ -11,7 +11,7 @@ from __future__ import annotations
 import narwhals as nw
 
 from cxml.data.engine import collect
-from cxml.data.sums import exact_sum
+from cxml.data.sums import exact_sum, exact_total
 from cxml.features.sources import orders_of
 from cxml.kpis.catalogue import names
 from cxml.kpis.inputs import Inputs, Measures, measure
@@ -53,7 +53,7 @@ def purchase_kpis(inputs: Inputs) -> Measures:
             returning=nw.when(nw.col("period") > nw.col("first")).then(1).count(),
             retained=nw.when(nw.col("previous") == nw.col("period") - 1).then(1).count(),
             orders=nw.col("n_orders").sum(),
-            revenue=exact_sum(nw.col("revenue")),
+            revenue=exact_total(nw.col("revenue")),
         )
     )
     # Churn compares a period with the one before: bring last period's buyers forward.

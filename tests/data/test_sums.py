@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 from cxml.data.engine import collect
-from cxml.data.sums import exact_mean, exact_std, exact_sum, on_grid
+from cxml.data.sums import exact_mean, exact_std, exact_sum, exact_total, on_grid
 
 
 def _aggregate(frame: pd.DataFrame, *exprs: nw.Expr) -> pd.DataFrame:
@@ -93,3 +93,13 @@ def test_a_group_without_values_has_sum_zero_and_no_mean():
     out = _aggregate(frame, exact_sum(nw.col("x")).alias("s"), exact_mean(nw.col("x")).alias("m"))
     assert out.loc[1, "s"] == 0.0
     assert np.isnan(out.loc[1, "m"])
+
+
+def test_totals_of_any_size_are_exact_in_any_order():
+    """Past 9e9 the millionths of `exact_sum` are no longer whole floats; `exact_total`
+    adds whole units and millionths as integers."""
+    values = [6e12, 6e12, 0.25, 0.5, 7.125]
+    for order in (values, values[::-1], values[2:] + values[:2]):
+        frame = pd.DataFrame({"g": [1] * len(order), "x": order})
+        out = _aggregate(frame, exact_total(nw.col("x")).alias("t"))
+        assert out.loc[1, "t"] == 12_000_000_000_007.875
