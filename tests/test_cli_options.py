@@ -117,10 +117,17 @@ def test_metrics_undefined_on_the_holdout_are_not_logged(trained: Trained) -> No
     evaluation = evaluate(
         churned=[1, 1, 1, 1], churn_scores={"m": [0.2, 0.4, 0.6, 0.8]}, figures=False
     )
+    client = trained.client()
+    # An experiment of this store: the process's active experiment may be another store's.
+    experiment = client.create_experiment("undefined-metrics")
+    previous = mlflow.get_tracking_uri()
     mlflow.set_tracking_uri(trained.uri)
-    with mlflow.start_run() as run:
-        _log_evaluation(SimpleNamespace(evaluation_=evaluation))
-    logged = trained.client().get_run(run.info.run_id).data.metrics
+    try:
+        with mlflow.start_run(experiment_id=experiment) as run:
+            _log_evaluation(SimpleNamespace(evaluation_=evaluation))
+    finally:
+        mlflow.set_tracking_uri(previous)  # process-wide state
+    logged = client.get_run(run.info.run_id).data.metrics
     assert math.isnan(evaluation.metric("m", "roc_auc")) and "m.roc_auc" not in logged
     assert logged["m.brier"] == pytest.approx(evaluation.metric("m", "brier"))
 
