@@ -20,14 +20,19 @@ SUM_SCALE = 10**6
 STD_SCALE = 10**3
 
 
+def _whole(value: nw.Expr, scale: int) -> nw.Expr:
+    """`value` in whole units of 1/scale, as whole floats."""
+    return (value * scale).round(0)
+
+
 def _units(value: nw.Expr, scale: int) -> nw.Expr:
     """`value` in whole units of 1/scale, as 64-bit integers."""
-    return (value * scale).round(0).cast(nw.Int64)
+    return _whole(value, scale).cast(nw.Int64)
 
 
 def on_grid(value: nw.Expr) -> nw.Expr:
     """`value` rounded to millionths, as the sums count it; still a float."""
-    return (value * SUM_SCALE).round(0) / SUM_SCALE
+    return _whole(value, SUM_SCALE) / SUM_SCALE
 
 
 def exact_sum(value: nw.Expr) -> nw.Expr:
@@ -37,7 +42,7 @@ def exact_sum(value: nw.Expr) -> nw.Expr:
     stays below 2**53 millionths (about 9e9); the result is then the float nearest the
     decimal sum. Larger sums, e.g. over a whole table, take `exact_total`.
     """
-    return (value * SUM_SCALE).round(0).sum() / SUM_SCALE
+    return _whole(value, SUM_SCALE).sum() / SUM_SCALE
 
 
 def exact_total(value: nw.Expr) -> nw.Expr:
